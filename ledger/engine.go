@@ -1,0 +1,435 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Clock tells the engine the time. Tests inject a fake one.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// SystemClock is the real clock.
+var SystemClock Clock = systemClock{}
+
+// Errors returned by Engine methods.
+var (
+	// ErrStopped: the engine is stopping or stopped; nothing was applied.
+	ErrStopped = errors.New("ledger: engine stopped")
+	// ErrFailed: a batch could not be committed; the engine stopped and the
+	// process must restart to reload the committed state. Whether the
+	// request was applied is unknown until then (retry with the same ids).
+	ErrFailed = errors.New("ledger: engine failed")
+	// ErrTooManyEvents: a request carried more than BatchEventsMax events.
+	ErrTooManyEvents = errors.New("ledger: too many events in one request")
+	// ErrNoEvents: a request carried no events.
+	ErrNoEvents = errors.New("ledger: no events in request")
+)
+
+// Config configures an Engine. Zero values take the defaults.
+type Config struct {
+	Shard uint32
+	// ShardOf maps an account to its shard; nil means a single shard.
+	ShardOf func(ID) uint32
+	Store   Store
+	Clock   Clock // default SystemClock
+	// QueueRequestsMax bounds the requests waiting to be applied; callers
+	// block (until their context ends) when it is full. Default 4096.
+	QueueRequestsMax int
+	// BatchEventsMax closes a batch at this many events even if the
+	// previous commit has not finished. Default 4 × BatchEventsMax.
+	BatchEventsMax int
+	// OnFatal is called once, from the engine's goroutine, when a commit
+	// fails. The process should exit and restart.
+	OnFatal func(error)
+}
+
+// Idempotency asks the engine to store a response for an idempotency key
+// in the same transaction as the request's effects.
+type Idempotency struct {
+	Key         string
+	RequestHash [32]byte
+	// Render builds the stored response from the request's results. It
+	// runs on the commit goroutine, after apply and before the commit; it
+	// may read the request's events, whose engine-assigned fields are set.
+	Render func(results []Result) (status int, body []byte)
+}
+
+// Stats are the engine's counters since it started.
+type Stats struct {
+	Batches       uint64 // batches committed
+	Events        uint64 // events in committed batches (assets, accounts, transfers, expiries)
+	Transfers     uint64 // transfers committed
+	Requests      uint64 // requests answered
+	CommitNanos   uint64 // total time spent in Store.CommitBatch
+	QueueRequests int    // requests waiting now
+}
+
+// Engine is the single writer of one shard. Create it with Open, then
+// Start it; Stop drains it. Its methods are safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	state *State
+
+	mu     sync.RWMutex // guards closed against sends on queue
+	closed bool
+	queue  chan *request
+
+	commits    chan *pendingBatch
+	commitDone chan error
+	stopped    chan struct{}
+	startOnce  sync.Once
+	stopOnce   sync.Once
+	failed     atomic.Pointer[error]
+
+	batches, events, transfers, requests, commitNanos atomic.Uint64
+}
+
+type requestKind uint8
+
+const (
+	kindAssets requestKind = iota + 1
+	kindAccounts
+	kindTransfers
+	kindTick
+)
+
+type request struct {
+	kind      requestKind
+	assets    []Asset
+	accounts  []Account
+	transfers []Transfer
+	results   []Result
+	idem      *Idempotency
+	done      chan error
+}
+
+type pendingBatch struct {
+	batch *Batch
+	reqs  []*request
+}
+
+// Open loads the shard's committed state from cfg.Store and returns an
+// engine ready to Start.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("ledger: Config.Store is nil")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock
+	}
+	if cfg.QueueRequestsMax <= 0 {
+		cfg.QueueRequestsMax = 4096
+	}
+	if cfg.BatchEventsMax <= 0 {
+		cfg.BatchEventsMax = 4 * BatchEventsMax
+	}
+	if cfg.BatchEventsMax < BatchEventsMax+1 {
+		return nil, fmt.Errorf("ledger: Config.BatchEventsMax %d is below one full request", cfg.BatchEventsMax)
+	}
+	state, err := LoadState(ctx, cfg.Store, cfg.Shard, cfg.ShardOf)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{
+		cfg:        cfg,
+		state:      state,
+		queue:      make(chan *request, cfg.QueueRequestsMax),
+		commits:    make(chan *pendingBatch),
+		commitDone: make(chan error, 1),
+		stopped:    make(chan struct{}),
+	}, nil
+}
+
+// Start starts the engine's goroutines. It is idempotent.
+func (e *Engine) Start() {
+	e.startOnce.Do(func() {
+		go e.commitLoop()
+		go e.run()
+	})
+}
+
+// Stop stops taking requests, applies and commits every request already
+// queued, and waits for the engine's goroutines, or for ctx. It is
+// idempotent and safe to call on an engine that was never started.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.stopOnce.Do(func() {
+		e.Start() // so the queue drains even if Start was never called
+		e.mu.Lock()
+		if !e.closed {
+			e.closed = true
+			close(e.queue)
+		}
+		e.mu.Unlock()
+	})
+	select {
+	case <-e.stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ledger: stop: %w", ctx.Err())
+	}
+}
+
+// State returns the engine's state machine. It is safe to use only after
+// Stop has returned (tests use it to check invariants).
+func (e *Engine) State() *State { return e.state }
+
+// Err returns the error that failed the engine, or nil.
+func (e *Engine) Err() error {
+	if p := e.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Batches:       e.batches.Load(),
+		Events:        e.events.Load(),
+		Transfers:     e.transfers.Load(),
+		Requests:      e.requests.Load(),
+		CommitNanos:   e.commitNanos.Load(),
+		QueueRequests: len(e.queue),
+	}
+}
+
+// CreateAssets registers assets. It returns one result per asset once the
+// batch holding them is durable.
+func (e *Engine) CreateAssets(ctx context.Context, assets []Asset, idem *Idempotency) ([]Result, error) {
+	return e.submit(ctx, &request{kind: kindAssets, assets: assets, idem: idem}, len(assets))
+}
+
+// CreateAccounts creates accounts (see State.CreateAccounts). It returns
+// one result per account once the batch holding them is durable; accounts
+// with ResultOK have their Timestamp set.
+func (e *Engine) CreateAccounts(ctx context.Context, accounts []Account, idem *Idempotency) ([]Result, error) {
+	return e.submit(ctx, &request{kind: kindAccounts, accounts: accounts, idem: idem}, len(accounts))
+}
+
+// CreateTransfers applies transfers (see State.CreateTransfers). It returns
+// one result per transfer once the batch holding them is durable;
+// transfers with ResultOK have their engine-assigned fields set. The
+// engine owns the slice until CreateTransfers returns.
+func (e *Engine) CreateTransfers(ctx context.Context, transfers []Transfer, idem *Idempotency) ([]Result, error) {
+	return e.submit(ctx, &request{kind: kindTransfers, transfers: transfers, idem: idem}, len(transfers))
+}
+
+// Tick applies the expiry of every pending transfer due at the clock's
+// now and returns once that is durable. The engine also expires pending
+// transfers on its own; Tick lets tests with a fake clock drive it.
+func (e *Engine) Tick(ctx context.Context) error {
+	_, err := e.submit(ctx, &request{kind: kindTick}, -1)
+	return err
+}
+
+func (e *Engine) submit(ctx context.Context, r *request, n int) ([]Result, error) {
+	if n == 0 {
+		return nil, ErrNoEvents
+	}
+	if n > BatchEventsMax {
+		return nil, ErrTooManyEvents
+	}
+	if n > 0 {
+		r.results = make([]Result, n)
+	}
+	r.done = make(chan error, 1)
+	if err := e.enqueue(ctx, r); err != nil {
+		return nil, err
+	}
+	select {
+	case err := <-r.done:
+		if err != nil {
+			return nil, err
+		}
+		return r.results, nil
+	case <-ctx.Done():
+		// The request may still commit; its ids make a retry safe.
+		return nil, fmt.Errorf("ledger: waiting for commit: %w", ctx.Err())
+	}
+}
+
+func (e *Engine) enqueue(ctx context.Context, r *request) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		if err := e.Err(); err != nil {
+			return err
+		}
+		return ErrStopped
+	}
+	select {
+	case e.queue <- r:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ledger: queue full: %w", ctx.Err())
+	}
+}
+
+func (e *Engine) now() uint64 { return uint64(e.cfg.Clock.Now().UnixNano()) }
+
+// run is the engine's goroutine: it applies requests into the open batch
+// and hands the batch to the committer whenever the committer is idle, so
+// batch N+1 fills while batch N commits.
+func (e *Engine) run() {
+	defer close(e.stopped)
+	defer close(e.commits)
+	var open *pendingBatch
+	busy := false // the committer holds a batch
+	events := 0
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	queue := e.queue
+	for queue != nil || open != nil || busy {
+		e.armExpiry(timer)
+		select {
+		case r, ok := <-queue:
+			if !ok {
+				queue = nil
+				break
+			}
+			open, events = e.applyRequest(open, r, events)
+			for events < e.cfg.BatchEventsMax && queue != nil {
+				select {
+				case r, ok := <-queue:
+					if !ok {
+						queue = nil
+						continue
+					}
+					open, events = e.applyRequest(open, r, events)
+					continue
+				default:
+				}
+				break
+			}
+		case err := <-e.commitDone:
+			busy = false
+			if err != nil {
+				e.fail(err, open)
+				return
+			}
+		case <-timer.C:
+			if at, ok := e.state.NextExpiry(); ok && at <= e.now() {
+				open, events = e.applyRequest(open, &request{kind: kindTick}, events)
+			}
+		}
+		if open != nil && busy && events >= e.cfg.BatchEventsMax {
+			if err := <-e.commitDone; err != nil {
+				e.fail(err, open)
+				return
+			}
+			busy = false
+		}
+		if open != nil && !busy {
+			open.batch = e.state.Finish()
+			e.commits <- open
+			open, events, busy = nil, 0, true
+		}
+	}
+}
+
+func (e *Engine) armExpiry(timer *time.Timer) {
+	timer.Stop()
+	select {
+	case <-timer.C:
+	default:
+	}
+	at, ok := e.state.NextExpiry()
+	if !ok {
+		timer.Reset(time.Hour)
+		return
+	}
+	now := e.now()
+	wait := time.Duration(0)
+	if at > now {
+		wait = time.Duration(at - now)
+	}
+	timer.Reset(wait)
+}
+
+func (e *Engine) applyRequest(open *pendingBatch, r *request, events int) (*pendingBatch, int) {
+	if open == nil {
+		e.state.Begin()
+		open = &pendingBatch{}
+	}
+	now := e.now()
+	e.state.Expire(now)
+	switch r.kind {
+	case kindAssets:
+		e.state.CreateAssets(now, r.assets, r.results)
+	case kindAccounts:
+		e.state.CreateAccounts(now, r.accounts, r.results)
+	case kindTransfers:
+		e.state.CreateTransfers(now, r.transfers, r.results)
+	case kindTick:
+	}
+	if r.done != nil {
+		open.reqs = append(open.reqs, r)
+	}
+	return open, events + len(r.results) + 1
+}
+
+// commitLoop is the committer's goroutine: one store transaction per batch.
+func (e *Engine) commitLoop() {
+	ctx := context.Background()
+	for pb := range e.commits {
+		for _, r := range pb.reqs {
+			if r.idem != nil && r.idem.Render != nil {
+				status, body := r.idem.Render(r.results)
+				pb.batch.Outcomes = append(pb.batch.Outcomes, Outcome{
+					Key: r.idem.Key, RequestHash: r.idem.RequestHash,
+					Status: status, Body: body, CreatedAt: e.now(),
+				})
+			}
+		}
+		start := time.Now()
+		err := e.cfg.Store.CommitBatch(ctx, pb.batch)
+		if err != nil {
+			err = fmt.Errorf("%w: commit batch %d: %w", ErrFailed, pb.batch.Seq, err)
+		} else {
+			e.commitNanos.Add(uint64(time.Since(start)))
+			e.batches.Add(1)
+			e.events.Add(uint64(pb.batch.Events()))
+			e.transfers.Add(uint64(len(pb.batch.Transfers)))
+			e.requests.Add(uint64(len(pb.reqs)))
+		}
+		for _, r := range pb.reqs {
+			r.done <- err
+		}
+		e.commitDone <- err
+	}
+}
+
+// fail stops the engine after a failed commit: every request not yet
+// answered gets ErrFailed and later requests are refused.
+func (e *Engine) fail(err error, open *pendingBatch) {
+	e.failed.CompareAndSwap(nil, &err)
+	if open != nil {
+		for _, r := range open.reqs {
+			r.done <- err
+		}
+	}
+	go func() {
+		e.mu.Lock()
+		if !e.closed {
+			e.closed = true
+			close(e.queue)
+		}
+		e.mu.Unlock()
+	}()
+	for r := range e.queue {
+		if r.done != nil {
+			r.done <- err
+		}
+	}
+	if e.cfg.OnFatal != nil {
+		e.cfg.OnFatal(err)
+	}
+}

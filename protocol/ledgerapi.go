@@ -1,0 +1,192 @@
+// Package protocol holds AgentPay's public wire types: the JSON objects of
+// the HTTP API (/v1) and, as the ACT protocol lands, its signed objects.
+// It imports only the standard library so that any client can use it.
+package protocol
+
+// ID prefixes used on the wire. An ID is the prefix followed by 26
+// characters of Crockford base32 (a 128-bit value, ULID text form).
+const (
+	PrefixAccount  = "acct_"
+	PrefixTransfer = "tr_"
+	PrefixAPIKey   = "key_"
+)
+
+// Header names.
+const (
+	HeaderIdempotencyKey      = "Idempotency-Key"
+	HeaderIdempotentReplayed  = "Idempotent-Replayed"
+	HeaderRequestID           = "Request-Id"
+	IdempotencyKeyLengthMax   = 255
+	TransfersPerRequestMax    = 8189
+	AccountsPerRequestMax     = 8189
+	PageLimitDefault          = 100
+	PageLimitMax              = 1000
+	RequestBodyBytesMax       = 4 << 20 // batch endpoints
+	SingleRequestBodyBytesMax = 64 << 10
+)
+
+// Error is every error response body. Type is one of the ErrorType values;
+// Code is a stable snake_case reason (for ledger rejections, the ledger's
+// result name, e.g. "exceeds_credits"); Param names the offending field
+// when there is one, as a JSON path like "transfers[3].amount".
+type Error struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+// Error types. Each maps to exactly one HTTP status.
+const (
+	ErrorInvalidRequest      = "invalid_request"      // 400
+	ErrorAuthentication      = "authentication"       // 401
+	ErrorPermission          = "permission"           // 403
+	ErrorNotFound            = "not_found"            // 404
+	ErrorMethodNotAllowed    = "method_not_allowed"   // 405
+	ErrorConflict            = "conflict"             // 409: idempotent request in flight
+	ErrorRequestTooLarge     = "request_too_large"    // 413
+	ErrorUnsupportedMedia    = "unsupported_media"    // 415
+	ErrorIdempotencyMismatch = "idempotency_mismatch" // 422: same key, different request
+	ErrorRejected            = "rejected"             // 422: the ledger refused the request
+	ErrorUnavailable         = "unavailable"          // 503
+	ErrorInternal            = "internal"             // 500
+)
+
+// Asset is a unit of value on one ledger.
+type Asset struct {
+	Ledger    uint32 `json:"ledger"`
+	Code      string `json:"code"`
+	Scale     uint8  `json:"scale"`
+	CreatedAt string `json:"created_at,omitempty"` // RFC 3339, UTC, nanoseconds
+}
+
+// Balances are an account's four balances as base-10 strings (128-bit).
+type Balances struct {
+	DebitsPending  string `json:"debits_pending"`
+	DebitsPosted   string `json:"debits_posted"`
+	CreditsPending string `json:"credits_pending"`
+	CreditsPosted  string `json:"credits_posted"`
+}
+
+// Account is a ledger account. On create, ID is optional (the server
+// makes one), Balances and CreatedAt are ignored if empty and refused if
+// set.
+type Account struct {
+	ID          string    `json:"id,omitempty"`
+	Ledger      uint32    `json:"ledger"`
+	Code        uint16    `json:"code"`
+	Flags       []string  `json:"flags,omitempty"` // account flag names
+	Limit       uint64    `json:"limit,omitempty"`
+	UserData128 string    `json:"user_data_128,omitempty"` // 26-char ID text
+	UserData64  uint64    `json:"user_data_64,omitempty"`
+	UserData32  uint32    `json:"user_data_32,omitempty"`
+	Balances    *Balances `json:"balances,omitempty"`
+	Timestamp   uint64    `json:"timestamp,omitempty"` // engine timestamp, ns since epoch
+	CreatedAt   string    `json:"created_at,omitempty"`
+}
+
+// Account flag names.
+const (
+	AccountFlagLinked                     = "linked"
+	AccountFlagDebitsMustNotExceedCredits = "debits_must_not_exceed_credits"
+	AccountFlagCreditsMustNotExceedDebits = "credits_must_not_exceed_debits"
+	AccountFlagHistory                    = "history"
+	AccountFlagClosed                     = "closed" // read-only
+)
+
+// Transfer moves an amount between two accounts of one ledger. On create,
+// ID is the client's idempotency key for the transfer (optional: the
+// server makes one); Amount is required except for post_pending (absent =
+// the full pending amount) and void_pending.
+type Transfer struct {
+	ID              string   `json:"id,omitempty"`
+	DebitAccountID  string   `json:"debit_account_id,omitempty"`
+	CreditAccountID string   `json:"credit_account_id,omitempty"`
+	Amount          *uint64  `json:"amount,omitempty"`
+	PendingID       string   `json:"pending_id,omitempty"`
+	UserData128     string   `json:"user_data_128,omitempty"`
+	UserData64      uint64   `json:"user_data_64,omitempty"`
+	UserData32      uint32   `json:"user_data_32,omitempty"`
+	TimeoutSeconds  uint32   `json:"timeout_seconds,omitempty"`
+	Ledger          uint32   `json:"ledger,omitempty"`
+	Code            uint16   `json:"code,omitempty"`
+	Flags           []string `json:"flags,omitempty"` // transfer flag names
+	Timestamp       uint64   `json:"timestamp,omitempty"`
+	CreatedAt       string   `json:"created_at,omitempty"`
+}
+
+// Transfer flag names.
+const (
+	TransferFlagLinked          = "linked"
+	TransferFlagPending         = "pending"
+	TransferFlagPostPending     = "post_pending"
+	TransferFlagVoidPending     = "void_pending"
+	TransferFlagBalancingDebit  = "balancing_debit"
+	TransferFlagBalancingCredit = "balancing_credit"
+	TransferFlagClosingDebit    = "closing_debit"
+	TransferFlagClosingCredit   = "closing_credit"
+)
+
+// CreateTransfersRequest is the body of POST /v1/transfers/batch.
+type CreateTransfersRequest struct {
+	Transfers []Transfer `json:"transfers"`
+}
+
+// CreateAccountsRequest is the body of POST /v1/accounts/batch.
+type CreateAccountsRequest struct {
+	Accounts []Account `json:"accounts"`
+}
+
+// EventResult is the outcome of one event of a batch request. Result is
+// "ok", "exists" or a ledger rejection code; Index is the event's position
+// in the request.
+type EventResult struct {
+	Index    int       `json:"index"`
+	Result   string    `json:"result"`
+	Transfer *Transfer `json:"transfer,omitempty"` // batch transfers: the transfer as committed
+	Account  *Account  `json:"account,omitempty"`  // batch accounts: the account as created
+}
+
+// BatchResponse is the body of a batch create response (200 even if some
+// events were rejected; each event carries its own result).
+type BatchResponse struct {
+	Results  []EventResult `json:"results"`
+	Accepted int           `json:"accepted"` // events with result ok or exists
+	Rejected int           `json:"rejected"`
+}
+
+// AccountList is a page of accounts; pass NextCursor as ?after= for the
+// next page. NextCursor is empty on the last page.
+type AccountList struct {
+	Data       []Account `json:"data"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+// TransferList is a page of transfers.
+type TransferList struct {
+	Data       []Transfer `json:"data"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// AssetList is every asset.
+type AssetList struct {
+	Data []Asset `json:"data"`
+}
+
+// APIKey describes an API key. Secret is present only in the response that
+// creates the key.
+type APIKey struct {
+	ID        string `json:"id,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Party     string `json:"party,omitempty"`
+	Role      string `json:"role"` // admin, writer or reader
+	Prefix    string `json:"prefix,omitempty"`
+	Secret    string `json:"secret,omitempty"`
+	CreatedAt string `json:"created_at,omitempty"`
+	RevokedAt string `json:"revoked_at,omitempty"`
+}
+
+// APIKeyList is every API key.
+type APIKeyList struct {
+	Data []APIKey `json:"data"`
+}

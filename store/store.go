@@ -1,0 +1,120 @@
+// Package store defines AgentPay's storage contract: what the ledger engine
+// commits (ledger.Store) and what the API reads (accounts, transfers, API
+// keys, idempotency outcomes). Drivers live in subpackages named after the
+// technology (store/sqlite, later store/postgres); every driver must pass
+// the conformance suite in store/storetest, and a behaviour change in one
+// driver without a change to the suite is a bug.
+//
+// Reads see only committed data: an acknowledged transfer is always visible,
+// and nothing the engine has applied but not yet committed ever is.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/agentpay/agentpay/ledger"
+)
+
+// Errors returned by Store methods.
+var (
+	// ErrNotFound: the object does not exist (or is not committed yet).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: an object with the same unique key already exists.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Limits, units last.
+const (
+	// PageLimitMax is the largest page a list method returns.
+	PageLimitMax = 1000
+)
+
+// Role is what an API key may do.
+type Role string
+
+// Roles.
+const (
+	// RoleAdmin may do everything, including creating other keys.
+	RoleAdmin Role = "admin"
+	// RoleWriter may create and read ledger objects.
+	RoleWriter Role = "writer"
+	// RoleReader may only read.
+	RoleReader Role = "reader"
+)
+
+// APIKey is an API credential. Only the SHA-256 hash of the secret is
+// stored; the secret is shown once, when the key is created.
+type APIKey struct {
+	ID        ledger.ID
+	Hash      [32]byte // SHA-256 of the secret
+	Prefix    string   // the first characters of the secret, to recognise it
+	Party     string   // the party the key acts for ("operator", a merchant id, ...)
+	Role      Role
+	Name      string
+	CreatedAt uint64 // nanoseconds since the Unix epoch
+	RevokedAt uint64 // 0 while the key is valid
+}
+
+// AccountPage is one page of accounts in ID order.
+type AccountPage struct {
+	Accounts []ledger.Account
+	// Next is the ID to pass as after for the next page; zero when this is
+	// the last page.
+	Next ledger.ID
+}
+
+// TransferPage is one page of an account's transfers in timestamp order.
+type TransferPage struct {
+	Transfers []ledger.Transfer
+	// Next is the timestamp to pass as after for the next page; 0 when this
+	// is the last page.
+	Next uint64
+}
+
+// Store is the full storage contract. A driver is safe for concurrent use;
+// CommitBatch is called by one goroutine per shard.
+type Store interface {
+	ledger.Store
+
+	// Migrate applies every schema migration not yet applied, in version
+	// order, each in its own transaction. It is safe to call on every start.
+	Migrate(ctx context.Context) error
+	// SchemaVersion returns the latest applied migration version.
+	SchemaVersion(ctx context.Context) (int, error)
+
+	// ListAssets returns every asset in ledger order.
+	ListAssets(ctx context.Context) ([]ledger.Asset, error)
+	// GetAccount returns a committed account or ErrNotFound.
+	GetAccount(ctx context.Context, id ledger.ID) (ledger.Account, error)
+	// ListAccounts returns up to limit (1..PageLimitMax) accounts with an ID
+	// greater than after, in ID order.
+	ListAccounts(ctx context.Context, after ledger.ID, limit int) (AccountPage, error)
+	// GetTransfer returns a committed transfer or ErrNotFound.
+	GetTransfer(ctx context.Context, id ledger.ID) (ledger.TransferRecord, error)
+	// ListAccountTransfers returns up to limit (1..PageLimitMax) committed
+	// transfers that debit or credit account with a timestamp greater than
+	// after, in timestamp order. An unknown account yields an empty page.
+	ListAccountTransfers(ctx context.Context, account ledger.ID, after uint64, limit int) (TransferPage, error)
+
+	// GetOutcome returns the outcome stored for an idempotency key, or
+	// ErrNotFound.
+	GetOutcome(ctx context.Context, key string) (ledger.Outcome, error)
+	// DeleteOutcomesBefore deletes outcomes created before the timestamp
+	// (nanoseconds) and returns how many it deleted.
+	DeleteOutcomesBefore(ctx context.Context, before uint64) (int, error)
+
+	// CreateAPIKey stores k; ErrConflict if its ID or hash exists.
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// GetAPIKeyByHash returns the key with that secret hash, revoked or
+	// not, or ErrNotFound.
+	GetAPIKeyByHash(ctx context.Context, hash [32]byte) (APIKey, error)
+	// ListAPIKeys returns every key in creation order.
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeAPIKey sets RevokedAt; ErrNotFound for an unknown id. Revoking
+	// a revoked key keeps the first RevokedAt.
+	RevokeAPIKey(ctx context.Context, id ledger.ID, at uint64) error
+
+	// Close releases the store's resources.
+	Close() error
+}
