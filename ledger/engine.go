@@ -99,6 +99,7 @@ const (
 	kindAccounts
 	kindTransfers
 	kindTick
+	kindInspect
 )
 
 type request struct {
@@ -108,6 +109,7 @@ type request struct {
 	transfers []Transfer
 	results   []Result
 	idem      *Idempotency
+	inspect   func(*State) error
 	done      chan error
 }
 
@@ -227,6 +229,15 @@ func (e *Engine) CreateTransfers(ctx context.Context, transfers []Transfer, idem
 // transfers on its own; Tick lets tests with a fake clock drive it.
 func (e *Engine) Tick(ctx context.Context) error {
 	_, err := e.submit(ctx, &request{kind: kindTick}, -1)
+	return err
+}
+
+// Inspect runs fn on the engine's goroutine against the applied (not
+// necessarily committed) state, in order with the requests around it, and
+// returns fn's error; with a nil error it returns once everything applied
+// before it is durable. Tests use it to check invariants between requests.
+func (e *Engine) Inspect(ctx context.Context, fn func(*State) error) error {
+	_, err := e.submit(ctx, &request{kind: kindInspect, inspect: fn}, -1)
 	return err
 }
 
@@ -369,6 +380,11 @@ func (e *Engine) applyRequest(open *pendingBatch, r *request, events int) (*pend
 	case kindTransfers:
 		e.state.CreateTransfers(now, r.transfers, r.results)
 	case kindTick:
+	case kindInspect:
+		if err := r.inspect(e.state); err != nil {
+			r.done <- err
+			return open, events + 1
+		}
 	}
 	if r.done != nil {
 		open.reqs = append(open.reqs, r)

@@ -1,7 +1,11 @@
 package ledger
 
 import (
+	"bytes"
 	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
+	"slices"
 	"context"
 	"fmt"
 )
@@ -172,4 +176,63 @@ func (s *State) CheckInvariants() error {
 		}
 	}
 	return nil
+}
+
+// Digest returns a SHA-256 over the whole state (accounts with balances,
+// every transfer id with its timestamp and fingerprint, every pending
+// transfer with its status, assets and the last timestamp), independent of
+// map order. Two states are equal exactly when their digests are.
+func (s *State) Digest() [32]byte {
+	h := sha256.New()
+	var buf [8]byte
+	put := func(v uint64) {
+		binary.BigEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	put(s.lastTimestamp)
+	ledgers := make([]uint32, 0, len(s.assets))
+	for l := range s.assets {
+		ledgers = append(ledgers, l)
+	}
+	slices.Sort(ledgers)
+	for _, l := range ledgers {
+		a := s.assets[l]
+		put(uint64(a.Ledger))
+		h.Write([]byte(a.Code))
+		put(uint64(a.Scale))
+	}
+	accounts := slices.Clone(s.accounts)
+	slices.SortFunc(accounts, func(a, b Account) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	for _, a := range accounts {
+		h.Write(a.ID[:])
+		for _, v := range []Uint128{a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted} {
+			put(v.Hi)
+			put(v.Lo)
+		}
+		h.Write(a.UserData128[:])
+		put(a.UserData64)
+		put(uint64(a.UserData32)<<32 | uint64(a.Ledger))
+		put(uint64(a.Code)<<16 | uint64(a.Flags))
+		put(a.Limit)
+		put(a.Timestamp)
+	}
+	ids := make([]ID, 0, len(s.ids))
+	for id := range s.ids {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range ids {
+		ref := s.ids[id]
+		h.Write(id[:])
+		put(ref.timestamp)
+		put(ref.fingerprint)
+		if p, ok := s.pending[id]; ok {
+			put(uint64(p.status))
+			put(p.amount)
+			put(p.expiresAt)
+		}
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
