@@ -493,6 +493,8 @@ func (s *State) postOrVoid(now uint64, t *Transfer, fp uint64, inChain bool) Res
 		}
 	} else if amount != 0 && amount != p.amount {
 		return ResultPendingTransferHasDifferentAmount
+	} else {
+		amount = p.amount // a void records the amount it released
 	}
 	switch p.status {
 	case PendingPosted:

@@ -83,7 +83,7 @@ type Engine struct {
 	queue  chan *request
 
 	commits    chan *pendingBatch
-	commitDone chan error
+	commitDone chan commitResult
 	stopped    chan struct{}
 	startOnce  sync.Once
 	stopOnce   sync.Once
@@ -111,6 +111,11 @@ type request struct {
 	idem      *Idempotency
 	inspect   func(*State) error
 	done      chan error
+}
+
+type commitResult struct {
+	batch *Batch
+	err   error
 }
 
 type pendingBatch struct {
@@ -145,7 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		state:      state,
 		queue:      make(chan *request, cfg.QueueRequestsMax),
 		commits:    make(chan *pendingBatch),
-		commitDone: make(chan error, 1),
+		commitDone: make(chan commitResult, 1),
 		stopped:    make(chan struct{}),
 	}, nil
 }
@@ -320,22 +325,25 @@ func (e *Engine) run() {
 				}
 				break
 			}
-		case err := <-e.commitDone:
+		case done := <-e.commitDone:
 			busy = false
-			if err != nil {
-				e.fail(err, open)
+			if done.err != nil {
+				e.fail(done.err, open)
 				return
 			}
+			e.state.Recycle(done.batch)
 		case <-timer.C:
 			if at, ok := e.state.NextExpiry(); ok && at <= e.now() {
 				open, events = e.applyRequest(open, &request{kind: kindTick}, events)
 			}
 		}
 		if open != nil && busy && events >= e.cfg.BatchEventsMax {
-			if err := <-e.commitDone; err != nil {
-				e.fail(err, open)
+			done := <-e.commitDone
+			if done.err != nil {
+				e.fail(done.err, open)
 				return
 			}
+			e.state.Recycle(done.batch)
 			busy = false
 		}
 		if open != nil && !busy {
@@ -419,7 +427,7 @@ func (e *Engine) commitLoop() {
 		for _, r := range pb.reqs {
 			r.done <- err
 		}
-		e.commitDone <- err
+		e.commitDone <- commitResult{batch: pb.batch, err: err}
 	}
 }
 

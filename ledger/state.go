@@ -3,6 +3,7 @@ package ledger
 import (
 	"container/heap"
 	"fmt"
+	"slices"
 )
 
 // State is the deterministic ledger state machine of one shard. It holds
@@ -35,6 +36,7 @@ type State struct {
 	seq           uint64 // last batch sequence number handed out
 
 	batch *Batch // the batch being built; nil outside Begin/Finish
+	spare *Batch // a committed batch whose buffers Begin reuses
 	gen   uint64 // generation of the batch being built
 	undo  []undoEntry
 	saved []savedTransfer // transfers of the current chain as submitted
@@ -117,7 +119,25 @@ func (s *State) Begin() {
 	}
 	s.seq++
 	s.gen++
-	s.batch = &Batch{Shard: s.shard, Seq: s.seq}
+	b := s.spare
+	s.spare = nil
+	if b == nil {
+		b = &Batch{}
+	}
+	*b = Batch{
+		Shard: s.shard, Seq: s.seq,
+		Assets: b.Assets[:0], Accounts: b.Accounts[:0], Transfers: b.Transfers[:0],
+		Expiries: b.Expiries[:0], Outcomes: b.Outcomes[:0],
+	}
+	s.batch = b
+}
+
+// Recycle hands a committed batch back so its buffers serve a later batch.
+// The caller must not use b afterwards.
+func (s *State) Recycle(b *Batch) {
+	if b != nil && b != s.batch {
+		s.spare = b
+	}
 }
 
 // Finish closes the open batch and returns it.
@@ -127,9 +147,9 @@ func (s *State) Finish() *Batch {
 		panic("ledger: Finish without Begin")
 	}
 	b.Timestamp = s.lastTimestamp
-	b.Accounts = make([]Account, len(s.changed))
-	for i, pos := range s.changed {
-		b.Accounts[i] = s.accounts[pos]
+	b.Accounts = slices.Grow(b.Accounts[:0], len(s.changed))
+	for _, pos := range s.changed {
+		b.Accounts = append(b.Accounts, s.accounts[pos])
 	}
 	s.changed = s.changed[:0]
 	s.batch = nil

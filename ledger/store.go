@@ -70,7 +70,8 @@ type Store interface {
 	// Load streams shard's committed state into l.
 	Load(ctx context.Context, shard uint32, l Loader) error
 	// CommitBatch durably commits b in one transaction. It returns only
-	// after the data is durable (fsynced). An error means the batch may or
+	// after the data is durable (fsynced). It must not keep b or its
+	// slices after it returns: the engine reuses their memory. An error means the batch may or
 	// may not be durable; the engine treats it as fatal and stops.
 	CommitBatch(ctx context.Context, b *Batch) error
 }

@@ -145,6 +145,9 @@ type EventResult struct {
 	Result   string    `json:"result"`
 	Transfer *Transfer `json:"transfer,omitempty"` // batch transfers: the transfer as committed
 	Account  *Account  `json:"account,omitempty"`  // batch accounts: the account as created
+	// Param names the field a rejection is about, as a JSON path into the
+	// request (e.g. "transfers[3].amount"), when one field is to blame.
+	Param string `json:"param,omitempty"`
 }
 
 // BatchResponse is the body of a batch create response (200 even if some
@@ -184,6 +187,32 @@ type APIKey struct {
 	Secret    string `json:"secret,omitempty"`
 	CreatedAt string `json:"created_at,omitempty"`
 	RevokedAt string `json:"revoked_at,omitempty"`
+}
+
+// CreateAPIKeyRequest is the body of POST /v1/api-keys. Role is required
+// (admin, writer or reader); Name and Party are free text (printable, at
+// most APIKeyTextBytesMax bytes each).
+type CreateAPIKeyRequest struct {
+	Name  string `json:"name,omitempty"`
+	Party string `json:"party,omitempty"`
+	Role  string `json:"role"`
+}
+
+// APIKeyTextBytesMax bounds an API key's name and party.
+const APIKeyTextBytesMax = 200
+
+// API key roles.
+const (
+	RoleAdmin  = "admin"  // everything, including API keys
+	RoleWriter = "writer" // ledger writes and reads
+	RoleReader = "reader" // reads only
+)
+
+// Health is the body of a healthy GET /healthz. An unhealthy server
+// answers 503 with an Error of type unavailable whose message is the
+// reason.
+type Health struct {
+	Status string `json:"status"` // "ok"
 }
 
 // APIKeyList is every API key.

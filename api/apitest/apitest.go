@@ -1,0 +1,172 @@
+// Package apitest runs a real AgentPay API for tests: a SQLite store in a
+// temporary directory, a started ledger engine, an api.Server and an
+// httptest.Server in front of it, with one API key of each role. It is
+// used by the api and sdk tests; nothing in it is mocked.
+package apitest
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/agentpay/agentpay/api"
+	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/store"
+	"github.com/agentpay/agentpay/store/sqlite"
+)
+
+// stopTimeout bounds the engine's drain when an Env closes.
+const stopTimeout = 10 * time.Second
+
+// Options configures an Env; the zero value is the default.
+type Options struct {
+	// Clock is given to the engine and the server. Default: the system
+	// clock.
+	Clock ledger.Clock
+	// Logger is given to the server. Default: discard.
+	Logger *slog.Logger
+	// IdempotencyRetention and SweepInterval are passed to api.Config.
+	IdempotencyRetention time.Duration
+	SweepInterval        time.Duration
+	// Sweep starts the server's outcome sweeper.
+	Sweep bool
+}
+
+// Env is a running API. Its fields are valid until Restart or Close.
+type Env struct {
+	t    testing.TB
+	opts Options
+	// Path is the SQLite file.
+	Path string
+	// URL is the base URL of the HTTP server (no trailing slash).
+	URL      string
+	Store    *sqlite.Store
+	Engine   *ledger.Engine
+	Server   *api.Server
+	HTTP     *httptest.Server
+	Registry *prometheus.Registry
+	// Secrets of the keys New creates, one per role.
+	AdminSecret, WriterSecret, ReaderSecret string
+	// Keys New created, by role.
+	AdminKey, WriterKey, ReaderKey store.APIKey
+
+	closeOnce sync.Once
+}
+
+// New starts an Env and registers its Close with t.Cleanup. It fails the
+// test on any error.
+func New(t testing.TB, opts Options) *Env {
+	t.Helper()
+	e := &Env{t: t, opts: opts, Path: filepath.Join(t.TempDir(), "agentpay.db")}
+	e.start()
+	ctx := context.Background()
+	for _, k := range []struct {
+		role   store.Role
+		secret *string
+		key    *store.APIKey
+	}{
+		{store.RoleAdmin, &e.AdminSecret, &e.AdminKey},
+		{store.RoleWriter, &e.WriterSecret, &e.WriterKey},
+		{store.RoleReader, &e.ReaderSecret, &e.ReaderKey},
+	} {
+		secret, key := api.NewAPIKey(k.role, "operator", "test "+string(k.role))
+		if err := e.Store.CreateAPIKey(ctx, key); err != nil {
+			t.Fatalf("apitest: create %s key: %v", k.role, err)
+		}
+		*k.secret, *k.key = secret, key
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+func (e *Env) start() {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, e.Path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("apitest: open store: %v", err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		t.Fatalf("apitest: migrate: %v", err)
+	}
+	eng, err := ledger.Open(ctx, ledger.Config{Store: st, Clock: e.opts.Clock})
+	if err != nil {
+		st.Close()
+		t.Fatalf("apitest: open engine: %v", err)
+	}
+	eng.Start()
+	reg := prometheus.NewRegistry()
+	srv, err := api.New(api.Config{
+		Engine: eng, Store: st, Clock: e.opts.Clock, Logger: e.opts.Logger, Registry: reg,
+		IdempotencyRetention: e.opts.IdempotencyRetention, SweepInterval: e.opts.SweepInterval,
+	})
+	if err != nil {
+		_ = eng.Stop(ctx)
+		st.Close()
+		t.Fatalf("apitest: new server: %v", err)
+	}
+	if e.opts.Sweep {
+		srv.Start(ctx)
+	}
+	e.Store, e.Engine, e.Server, e.Registry = st, eng, srv, reg
+	e.HTTP = httptest.NewServer(srv.Handler())
+	e.URL = e.HTTP.URL
+}
+
+func (e *Env) stop() {
+	e.HTTP.Close() // waits for handlers, which wait for the engine
+	e.Server.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := e.Engine.Stop(ctx); err != nil {
+		e.t.Errorf("apitest: stop engine: %v", err)
+	}
+	if err := e.Store.Close(); err != nil {
+		e.t.Errorf("apitest: close store: %v", err)
+	}
+}
+
+// Restart stops everything and starts it again on the same SQLite file,
+// as a process restart would. URL changes.
+func (e *Env) Restart() {
+	e.t.Helper()
+	e.stop()
+	e.start()
+}
+
+// Close stops the HTTP server, the sweeper and the engine and closes the
+// store. It is idempotent.
+func (e *Env) Close() {
+	e.closeOnce.Do(e.stop)
+}
+
+// Clock is a manual clock for tests. It is safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock reading t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}

@@ -1,0 +1,88 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agentpay/agentpay/ledger"
+)
+
+// metrics are the server's Prometheus collectors. Routes are labelled by
+// their pattern ("POST /v1/transfers") or "unmatched", so the label set
+// is bounded.
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	handler  http.Handler // serves /metrics
+}
+
+func newMetrics(reg *prometheus.Registry, eng *ledger.Engine) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentpay_http_requests_total",
+			Help: "HTTP requests answered, by route pattern and status.",
+		}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "agentpay_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route pattern and status.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5 ms … 16 s
+		}, []string{"route", "status"}),
+	}
+	stat := func(f func(ledger.Stats) float64) func() float64 {
+		return func() float64 { return f(eng.Stats()) }
+	}
+	collectors := []prometheus.Collector{
+		m.requests,
+		m.latency,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentpay_ledger_batches_total", Help: "Ledger batches committed.",
+		}, stat(func(s ledger.Stats) float64 { return float64(s.Batches) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentpay_ledger_events_total", Help: "Ledger events (assets, accounts, transfers, expiries) committed.",
+		}, stat(func(s ledger.Stats) float64 { return float64(s.Events) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentpay_ledger_transfers_total", Help: "Transfers committed.",
+		}, stat(func(s ledger.Stats) float64 { return float64(s.Transfers) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentpay_ledger_requests_total", Help: "Engine requests answered after their batch committed.",
+		}, stat(func(s ledger.Stats) float64 { return float64(s.Requests) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentpay_ledger_commit_seconds_total", Help: "Time spent committing batches to the store.",
+		}, stat(func(s ledger.Stats) float64 { return float64(s.CommitNanos) / 1e9 })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "agentpay_ledger_queue_requests", Help: "Requests waiting in the engine's queue.",
+		}, stat(func(s ledger.Stats) float64 { return float64(s.QueueRequests) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "agentpay_ledger_up", Help: "1 while the engine runs, 0 once it has failed.",
+		}, func() float64 {
+			if eng.Err() != nil {
+				return 0
+			}
+			return 1
+		}),
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("api: registering metrics: %w", err)
+		}
+	}
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	return m, nil
+}
+
+// observe records one answered request.
+func (m *metrics) observe(route string, status int, d time.Duration) {
+	code := strconv.Itoa(status)
+	m.requests.WithLabelValues(route, code).Inc()
+	m.latency.WithLabelValues(route, code).Observe(d.Seconds())
+}
+
+func (s *Server) serveMetrics(c *call) error {
+	s.metrics.handler.ServeHTTP(c.w, c.r)
+	return nil
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentpay/agentpay/protocol"
+	"github.com/agentpay/agentpay/sdk"
+)
+
+func newDemoCommand(cf *clientFlags) *cobra.Command {
+	var remote bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Tell AgentPay's story against a server, step by step",
+		Long: `Run a short story against an in-process server on a temporary data directory
+(or, with --remote, against the server at --url with --api-key) and print what
+happens in plain words: a wallet is funded, an agent pays a merchant, a
+payment is held and captured in part, an overdraft is refused, a retry moves
+no money twice and a chain of transfers fails as one.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			url, key := cf.url, cf.apiKey
+			if !remote {
+				dir, err := os.MkdirTemp("", "agentpay-demo-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				n, err := startNode(ctx, nodeConfig{DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0"})
+				if err != nil {
+					return err
+				}
+				defer n.close(context.Background())
+				url, key = n.URL(), n.AdminSecret
+			}
+			d := &demo{out: cmd.OutOrStdout(), c: sdk.New(url, key)}
+			return d.run(ctx, url)
+		},
+	}
+	cmd.Flags().BoolVar(&remote, "remote", false, "run against the server at --url instead of an in-process one")
+	return cmd
+}
+
+type demo struct {
+	out  io.Writer
+	c    *sdk.Client
+	step int
+}
+
+func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
+
+func (d *demo) chapter(title string) {
+	d.step++
+	fmt.Fprintf(d.out, "\n%d. %s\n", d.step, title)
+}
+
+func dollars(cents uint64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }
+
+func (d *demo) balance(ctx context.Context, name, id string) error {
+	a, err := d.c.GetAccount(ctx, id)
+	if err != nil {
+		return err
+	}
+	b := a.Balances
+	d.say("   %-16s posted credits %-8s posted debits %-8s held (pending) debits %s",
+		name+":", b.CreditsPosted, b.DebitsPosted, b.DebitsPending)
+	return nil
+}
+
+func ptr(v uint64) *uint64 { return &v }
+
+func (d *demo) run(ctx context.Context, url string) error {
+	d.say("AgentPay demo against %s", url)
+	d.say("Amounts are integers in cents; every transfer debits one account and credits another.")
+
+	d.chapter("Register US dollars as ledger 1, with 2 decimal places.")
+	if _, err := d.c.CreateAsset(ctx, "", protocol.Asset{Ledger: 1, Code: "USD", Scale: 2}); err != nil {
+		return err
+	}
+	d.say("   done: amounts on ledger 1 are cents.")
+
+	d.chapter("Open three accounts: the bank (where money comes from), Alice's wallet, a weather API merchant.")
+	res, err := d.c.CreateAccounts(ctx, "", []protocol.Account{
+		{Ledger: 1, Code: 100},
+		{Ledger: 1, Code: 200, Flags: []string{protocol.AccountFlagDebitsMustNotExceedCredits}},
+		{Ledger: 1, Code: 300},
+	})
+	if err != nil {
+		return err
+	}
+	bank, wallet, shop := res.Results[0].Account.ID, res.Results[1].Account.ID, res.Results[2].Account.ID
+	d.say("   bank %s\n   wallet %s (can never go below zero)\n   merchant %s", bank, wallet, shop)
+
+	d.chapter("Alice funds her wallet with $20.00.")
+	if _, err := d.c.CreateTransfer(ctx, "", protocol.Transfer{DebitAccountID: bank, CreditAccountID: wallet,
+		Amount: ptr(2000), Ledger: 1, Code: 1}); err != nil {
+		return err
+	}
+	if err := d.balance(ctx, "wallet", wallet); err != nil {
+		return err
+	}
+
+	d.chapter("Her agent calls the weather API three times at $0.31 each, in one batch request.")
+	call := protocol.Transfer{DebitAccountID: wallet, CreditAccountID: shop, Amount: ptr(31), Ledger: 1, Code: 2}
+	batch, err := d.c.CreateTransfers(ctx, "", []protocol.Transfer{call, call, call})
+	if err != nil {
+		return err
+	}
+	d.say("   %d accepted, %d rejected; each is its own transfer with its own id.", batch.Accepted, batch.Rejected)
+	if err := d.balance(ctx, "wallet", wallet); err != nil {
+		return err
+	}
+
+	d.chapter("The agent books a table: $5.00 is held (a pending transfer that expires in 10 minutes).")
+	hold, err := d.c.CreateTransfer(ctx, "", protocol.Transfer{DebitAccountID: wallet, CreditAccountID: shop,
+		Amount: ptr(500), Ledger: 1, Code: 3, Flags: []string{protocol.TransferFlagPending}, TimeoutSeconds: 600})
+	if err != nil {
+		return err
+	}
+	if err := d.balance(ctx, "wallet", wallet); err != nil {
+		return err
+	}
+	d.say("   The merchant captures only $3.20 of it; the other $1.80 goes back to Alice at once.")
+	if _, err := d.c.CreateTransfer(ctx, "", protocol.Transfer{PendingID: hold.ID, Amount: ptr(320),
+		Flags: []string{protocol.TransferFlagPostPending}}); err != nil {
+		return err
+	}
+	if err := d.balance(ctx, "wallet", wallet); err != nil {
+		return err
+	}
+
+	d.chapter("The agent tries to spend $50.00, more than the wallet holds.")
+	_, err = d.c.CreateTransfer(ctx, "", protocol.Transfer{DebitAccountID: wallet, CreditAccountID: shop,
+		Amount: ptr(5000), Ledger: 1, Code: 2})
+	var apiErr *sdk.Error
+	if !errors.As(err, &apiErr) {
+		return fmt.Errorf("demo: the overdraft was not refused: %v", err)
+	}
+	d.say("   refused with %d %s: %s. Nothing moved.", apiErr.Status, apiErr.Body.Code, apiErr.Body.Message)
+
+	d.chapter("The network drops the answer to a $0.31 payment and the agent retries with the same idempotency key.")
+	key := sdk.NewIdempotencyKey()
+	first, err := d.c.CreateTransfer(ctx, key, call)
+	if err != nil {
+		return err
+	}
+	again, err := d.c.CreateTransfer(ctx, key, call)
+	if err != nil {
+		return err
+	}
+	d.say("   first answer %s, retry answer %s: the same transfer, paid once.", first.ID, again.ID)
+	if err := d.balance(ctx, "wallet", wallet); err != nil {
+		return err
+	}
+
+	d.chapter("A payment and its fee travel as one linked chain: if one leg fails, neither happens.")
+	chain, err := d.c.CreateTransfers(ctx, "", []protocol.Transfer{
+		{DebitAccountID: wallet, CreditAccountID: shop, Amount: ptr(1000), Ledger: 1, Code: 2, Flags: []string{protocol.TransferFlagLinked}},
+		{DebitAccountID: wallet, CreditAccountID: bank, Amount: ptr(1000), Ledger: 1, Code: 4},
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range chain.Results {
+		d.say("   transfer %d: %s", r.Index, r.Result)
+	}
+	if err := d.balance(ctx, "wallet", wallet); err != nil {
+		return err
+	}
+
+	d.chapter("Where the money is now.")
+	for _, a := range []struct{ name, id string }{{"bank", bank}, {"wallet", wallet}, {"merchant", shop}} {
+		if err := d.balance(ctx, a.name, a.id); err != nil {
+			return err
+		}
+	}
+	list, err := d.c.AccountTransfers(ctx, wallet, "", 100)
+	if err != nil {
+		return err
+	}
+	d.say("   The wallet's history holds %d transfers; every one debits and credits the same amount,", len(list.Data))
+	d.say("   so the bank's debits always equal everyone else's credits.")
+	d.say("\nNext: `agentpay serve`, then the walk-through in README.md.")
+	return nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/agentpay/agentpay/api"
+	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/store"
+	"github.com/agentpay/agentpay/store/sqlite"
+)
+
+// nodeConfig is what a running AgentPay node needs.
+type nodeConfig struct {
+	DataDir string
+	Addr    string // listen address, e.g. 127.0.0.1:8080 (port 0 picks one)
+	Logger  *slog.Logger
+	// OnFatal runs when the engine fails to commit (default: exit 1).
+	OnFatal func(error)
+}
+
+// node is one running AgentPay process: store, engine, API and listener.
+type node struct {
+	cfg      nodeConfig
+	store    *sqlite.Store
+	engine   *ledger.Engine
+	api      *api.Server
+	http     *http.Server
+	listener net.Listener
+	served   chan error
+	// AdminSecret is set when this start created the first admin key.
+	AdminSecret string
+}
+
+const databaseFile = "agentpay.db"
+
+func startNode(ctx context.Context, cfg nodeConfig) (*node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.OnFatal == nil {
+		cfg.OnFatal = func(err error) {
+			cfg.Logger.Error("engine failed; exiting so a restart reloads the committed state", "err", err)
+			os.Exit(1)
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile), sqlite.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n := &node{cfg: cfg, store: st, served: make(chan error, 1)}
+	if err := n.start(ctx); err != nil {
+		n.close(ctx)
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *node) start(ctx context.Context) error {
+	if err := n.store.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	engine, err := ledger.Open(ctx, ledger.Config{Store: n.store, OnFatal: n.cfg.OnFatal})
+	if err != nil {
+		return fmt.Errorf("load ledger: %w", err)
+	}
+	engine.Start()
+	n.engine = engine
+	secret, err := ensureAdminKey(ctx, n.store)
+	if err != nil {
+		return err
+	}
+	n.AdminSecret = secret
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := api.New(api.Config{Engine: engine, Store: n.store, Logger: n.cfg.Logger, Registry: reg})
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	srv.Start(ctx)
+	n.api = srv
+	ln, err := net.Listen("tcp", n.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", n.cfg.Addr, err)
+	}
+	n.listener = ln
+	n.http = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go func() { n.served <- n.http.Serve(ln) }()
+	return nil
+}
+
+// URL is the base URL the node serves on.
+func (n *node) URL() string { return "http://" + n.listener.Addr().String() }
+
+// ensureAdminKey creates the operator's admin key when the store has no
+// key at all, and returns its secret ("" when keys already exist).
+func ensureAdminKey(ctx context.Context, st store.Store) (string, error) {
+	keys, err := st.ListAPIKeys(ctx)
+	if err != nil {
+		return "", fmt.Errorf("list api keys: %w", err)
+	}
+	if len(keys) > 0 {
+		return "", nil
+	}
+	secret, key := api.NewAPIKey(store.RoleAdmin, "operator", "operator admin (created on first start)")
+	if err := st.CreateAPIKey(ctx, key); err != nil {
+		return "", fmt.Errorf("create admin api key: %w", err)
+	}
+	return secret, nil
+}
+
+// close shuts the node down in order: stop taking HTTP requests and wait
+// for those in flight, drain and commit the engine's queued batches, then
+// close the store.
+func (n *node) close(ctx context.Context) error {
+	var errs []error
+	if n.http != nil {
+		if err := n.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := <-n.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if n.api != nil {
+		n.api.Stop()
+	}
+	if n.engine != nil {
+		if err := n.engine.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("engine stop: %w", err))
+		}
+	}
+	if err := n.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store close: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newServeCommand() *cobra.Command {
+	var cfg nodeConfig
+	var shutdownTimeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the AgentPay server on the embedded store",
+		Long: `Run the AgentPay HTTP API on the embedded SQLite store in the data directory
+(created if missing). On first start it creates an operator admin API key and
+prints it once. SIGINT or SIGTERM stops taking requests, commits every batch
+in flight and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			cfg.Logger = logger
+			ctx := cmd.Context()
+			n, err := startNode(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			dir, _ := filepath.Abs(cfg.DataDir)
+			fmt.Fprintf(out, "AgentPay is running at %s (data in %s)\n", n.URL(), dir)
+			if n.AdminSecret != "" {
+				fmt.Fprintf(out, "\nAdmin API key (shown once, keep it safe):\n  %s\n", n.AdminSecret)
+				fmt.Fprintf(out, "\nTry next:\n  export AGENTPAY_API_KEY=%s\n  agentpay accounts list\n\n", n.AdminSecret)
+			} else {
+				fmt.Fprintf(out, "Try next: agentpay demo --url %s, or curl %s/healthz\n", n.URL(), n.URL())
+			}
+			logger.Info("serving", "url", n.URL(), "data_dir", dir)
+			select {
+			case <-ctx.Done():
+			case err := <-n.served:
+				n.served <- err
+			}
+			logger.Info("shutting down: draining requests and batches")
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := n.close(sctx); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			logger.Info("stopped cleanly")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", envOr("AGENTPAY_DATA_DIR", "./agentpay-data"),
+		"data directory (env AGENTPAY_DATA_DIR)")
+	cmd.Flags().StringVar(&cfg.Addr, "addr", envOr("AGENTPAY_ADDR", "127.0.0.1:8080"),
+		"listen address (env AGENTPAY_ADDR)")
+	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second,
+		"how long a graceful shutdown may take")
+	_ = os.Getenv
+	return cmd
+}

@@ -1,0 +1,286 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/agentpay/agentpay/ledger"
+)
+
+// benchTransfers is the number of transfers per benchmark batch: the most
+// events one request may carry.
+const benchTransfers = ledger.BatchEventsMax
+
+// benchLoad makes the batches the benchmarks commit: benchTransfers
+// transfers between random pairs of accounts, with time-ordered (ULID,
+// about 300 per millisecond, as at 300k transfers/s) or random ids.
+type benchLoad struct {
+	src      *rand.ChaCha8
+	rng      *rand.Rand
+	random   bool
+	ms       int64
+	ts       uint64
+	seq      uint64
+	accounts []ledger.Account
+	index    map[ledger.ID]int
+	batch    ledger.Batch
+	touched  []bool
+}
+
+func newBenchLoad(accounts int, randomIDs bool) *benchLoad {
+	l := &benchLoad{
+		src:    rand.NewChaCha8([32]byte{1}),
+		random: randomIDs,
+		ms:     time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC).UnixMilli(),
+		ts:     1_750_000_000_000_000_000,
+		index:  map[ledger.ID]int{},
+	}
+	l.rng = rand.New(l.src)
+	for i := range accounts {
+		a := ledger.Account{ID: l.id(), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: l.next()}
+		l.accounts = append(l.accounts, a)
+		l.index[a.ID] = i
+	}
+	l.touched = make([]bool, accounts)
+	l.batch.Transfers = make([]ledger.TransferRecord, benchTransfers)
+	return l
+}
+
+func (l *benchLoad) next() uint64 { l.ts += 1 + l.rng.Uint64N(100); return l.ts }
+
+func (l *benchLoad) id() ledger.ID {
+	var id ledger.ID
+	if l.random {
+		l.src.Read(id[:])
+		return id
+	}
+	return ledger.NewID(time.UnixMilli(l.ms), l.src)
+}
+
+// first returns the batch that creates the accounts.
+func (l *benchLoad) first() *ledger.Batch {
+	l.seq++
+	return &ledger.Batch{Seq: l.seq, Timestamp: l.ts, Accounts: l.accounts,
+		Assets: []ledger.Asset{{Ledger: 1, Code: "USD", Scale: 2, Timestamp: l.accounts[0].Timestamp}}}
+}
+
+// nextBatch fills the reused batch with the next benchTransfers transfers
+// and the final state of every account they touch.
+func (l *benchLoad) nextBatch() *ledger.Batch {
+	l.seq++
+	b := &l.batch
+	b.Seq = l.seq
+	clear(l.touched)
+	b.Accounts = b.Accounts[:0]
+	for i := range b.Transfers {
+		if i%300 == 0 {
+			l.ms++
+		}
+		d := l.rng.IntN(len(l.accounts))
+		c := (d + 1 + l.rng.IntN(len(l.accounts)-1)) % len(l.accounts)
+		amount := 1 + l.rng.Uint64N(10_000)
+		l.accounts[d].DebitsPosted, _ = l.accounts[d].DebitsPosted.AddU64(amount)
+		l.accounts[c].CreditsPosted, _ = l.accounts[c].CreditsPosted.AddU64(amount)
+		l.touched[d], l.touched[c] = true, true
+		b.Transfers[i] = ledger.TransferRecord{
+			Transfer: ledger.Transfer{
+				ID: l.id(), DebitAccountID: l.accounts[d].ID, CreditAccountID: l.accounts[c].ID,
+				Amount: amount, UserData64: uint64(i), Ledger: 1, Code: 1, Timestamp: l.next(),
+			},
+			Fingerprint: l.rng.Uint64(),
+		}
+	}
+	for i, t := range l.touched {
+		if t {
+			b.Accounts = append(b.Accounts, l.accounts[i])
+		}
+	}
+	b.Timestamp = l.ts
+	return b
+}
+
+// BenchmarkCommitBatch commits batches of 8,189 transfers through
+// CommitBatch (durable: WAL, synchronous=FULL) and reports transfers/s.
+func BenchmarkCommitBatch(b *testing.B) {
+	for _, tc := range []struct {
+		accounts  int
+		randomIDs bool
+	}{
+		{1000, false},
+		{10000, false},
+		{1000, true},
+	} {
+		ids := "ulid"
+		if tc.randomIDs {
+			ids = "random"
+		}
+		b.Run(fmt.Sprintf("accounts=%d/ids=%s", tc.accounts, ids), func(b *testing.B) {
+			ctx := context.Background()
+			s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
+			l := newBenchLoad(tc.accounts, tc.randomIDs)
+			if err := s.CommitBatch(ctx, l.first()); err != nil {
+				b.Fatal(err)
+			}
+			var touched int
+			var cpu time.Duration
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				batch := l.nextBatch()
+				touched += len(batch.Accounts)
+				c0 := processCPU()
+				b.StartTimer()
+				if err := s.CommitBatch(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				cpu += processCPU() - c0
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.N*benchTransfers)/b.Elapsed().Seconds(), "transfers/s")
+			b.ReportMetric(float64(touched)/float64(b.N), "accounts/batch")
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/batch")
+			b.ReportMetric(0, "ns/op") // per-batch time is in transfers/s
+		})
+	}
+}
+
+// BenchmarkNaiveInsert is the baseline: the same transfers as
+// BenchmarkCommitBatch (1,000 accounts, ULIDs), stored as one row per
+// transfer (id primary key, indexes on the debit and credit accounts),
+// one INSERT each, in one transaction per transfer (tx=transfer) or per
+// batch (tx=batch), durable like CommitBatch.
+func BenchmarkNaiveInsert(b *testing.B) {
+	for _, perBatch := range []bool{false, true} {
+		name := "tx=transfer"
+		if perBatch {
+			name = "tx=batch"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			path := filepath.Join(b.TempDir(), "naive.db")
+			db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.SetMaxOpenConns(1)
+			for _, q := range []string{
+				`CREATE TABLE transfers (
+					id BLOB PRIMARY KEY, debit_account_id BLOB NOT NULL, credit_account_id BLOB NOT NULL,
+					amount INTEGER NOT NULL, pending_id BLOB NOT NULL, user_data_128 BLOB NOT NULL,
+					user_data_64 INTEGER NOT NULL, user_data_32 INTEGER NOT NULL, timeout INTEGER NOT NULL,
+					ledger INTEGER NOT NULL, code INTEGER NOT NULL, flags INTEGER NOT NULL,
+					timestamp INTEGER NOT NULL, fingerprint INTEGER NOT NULL)`,
+				"CREATE INDEX transfers_by_debit ON transfers (debit_account_id, timestamp)",
+				"CREATE INDEX transfers_by_credit ON transfers (credit_account_id, timestamp)",
+			} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ins, err := db.PrepareContext(ctx, "INSERT INTO transfers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ins.Close()
+			insert := func(stmt *sql.Stmt, t *ledger.TransferRecord) error {
+				_, err := stmt.ExecContext(ctx, t.ID[:], t.DebitAccountID[:], t.CreditAccountID[:],
+					int64(t.Amount), t.PendingID[:], t.UserData128[:], int64(t.UserData64),
+					int64(t.UserData32), int64(t.Timeout), int64(t.Ledger), int64(t.Code),
+					int64(t.Flags), int64(t.Timestamp), int64(t.Fingerprint))
+				return err
+			}
+			l := newBenchLoad(1000, false)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				batch := l.nextBatch()
+				b.StartTimer()
+				if perBatch {
+					tx, err := db.BeginTx(ctx, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					stmt := tx.StmtContext(ctx, ins)
+					for i := range batch.Transfers {
+						if err := insert(stmt, &batch.Transfers[i]); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := tx.Commit(); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				for i := range batch.Transfers {
+					if err := insert(ins, &batch.Transfers[i]); err != nil { // autocommit: one transaction
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N*benchTransfers)/b.Elapsed().Seconds(), "transfers/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkReads measures the API's read paths on a store holding 20
+// batches of benchmark transfers (1,000 accounts, ULIDs): some history in
+// level 1, some in level 0.
+func BenchmarkReads(b *testing.B) {
+	ctx := context.Background()
+	s := openAt(b, filepath.Join(b.TempDir(), "reads.db"))
+	l := newBenchLoad(1000, false)
+	if err := s.CommitBatch(ctx, l.first()); err != nil {
+		b.Fatal(err)
+	}
+	var ids []ledger.ID
+	for range 20 {
+		batch := l.nextBatch()
+		if err := s.CommitBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < len(batch.Transfers); i += 97 {
+			ids = append(ids, batch.Transfers[i].ID)
+		}
+	}
+	b.Run("GetTransfer", func(b *testing.B) {
+		for i := range b.N {
+			if _, err := s.GetTransfer(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GetAccount", func(b *testing.B) {
+		for i := range b.N {
+			if _, err := s.GetAccount(ctx, l.accounts[i%len(l.accounts)].ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ListAccountTransfers/limit=100", func(b *testing.B) {
+		for i := range b.N {
+			p, err := s.ListAccountTransfers(ctx, l.accounts[i%len(l.accounts)].ID, 0, 100)
+			if err != nil || len(p.Transfers) != 100 {
+				b.Fatalf("got %d transfers, %v", len(p.Transfers), err)
+			}
+		}
+	})
+	b.Run("ListAccountTransfers/recent", func(b *testing.B) {
+		// The newest transfers: level-0 history only.
+		after := l.ts - 200_000
+		for i := range b.N {
+			if _, err := s.ListAccountTransfers(ctx, l.accounts[i%len(l.accounts)].ID, after, 100); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

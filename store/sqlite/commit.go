@@ -1,0 +1,718 @@
+package sqlite
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql/driver"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/store"
+)
+
+// Layout limits, units last. Changing them needs no migration: readers
+// take rows as they find them.
+const (
+	// chunkRecordsMax is the most transfer records in one transfer_chunks
+	// row (8 KiB).
+	chunkRecordsMax = 64
+	// l0RowBytesMax bounds a level-0 history row's entries, and
+	// l1RowBytesMax a level-1 row's timestamps: both keep the row on its
+	// B-tree page (a 4 KiB page holds ~1,000 bytes of a WITHOUT ROWID row
+	// before it spills to an overflow page).
+	l0RowBytesMax = 900
+	l1RowBytesMax = 900
+	// historyBatchesMax is how many batches of a shard level-0 history
+	// holds before CommitBatch compacts it into level 1; readers probe each
+	// level-0 batch.
+	historyBatchesMax = 32
+	// idGroupEntriesMax is the most ids in one transfer_ids row; 48 entries
+	// of 18 bytes keep the row on its B-tree page.
+	idGroupEntriesMax = 48
+	// idEntrySize is one transfer_ids entry: the id's lower 10 bytes (the
+	// upper 6 are the row's prefix) and the timestamp (8).
+	idEntrySize = 18
+	// bulkRowsMax is the most rows one multi-row INSERT carries.
+	bulkRowsMax = 64
+)
+
+// idPrefix returns the transfer_ids prefix of id: its upper 48 bits (the
+// millisecond of a ULID or UUIDv7).
+func idPrefix(id ledger.ID) int64 { return int64(id.Hi() >> 16) }
+
+// bulk is a multi-row INSERT of one table, prepared for 1, 2, 4, ...,
+// bulkRowsMax rows on the writer connection, so n rows cost about
+// n/bulkRowsMax statement executions.
+type bulk struct {
+	head, row, tail string // INSERT ... VALUES | (?, ?) | ON CONFLICT ...
+	cols            int
+	stmts           map[int]driver.StmtExecContext
+}
+
+func newBulk(head string, cols int, tail string) *bulk {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	return &bulk{head: head, row: row, tail: tail, cols: cols, stmts: map[int]driver.StmtExecContext{}}
+}
+
+// writer is the state of the writer connection that CommitBatch uses:
+// prepared statements and buffers reused from batch to batch, so a batch
+// costs a fixed number of allocations per row, not per transfer. Only the
+// goroutine holding Store.wmu touches it, inside wconn.Raw.
+type writer struct {
+	dc    driver.Conn
+	stmts map[string]driver.Stmt // single statements by SQL text
+	args  []driver.NamedValue    // ordinals 1..n, reused
+	vals  []driver.Value         // the values of the rows of one bulk insert
+
+	assets, accounts, chunks, recent, history, ids, expiries *bulk
+
+	recs      []byte // the batch's encoded transfers
+	accts     []byte // the batch's encoded accounts
+	acctIndex map[ledger.ID]int32
+	acctIDs   []ledger.ID // distinct accounts of the batch's transfers
+	counts    []int32     // per account: its transfers
+	sides     []int32     // per transfer: debit and credit account indexes
+	offsets   []int32     // per account: start of its timestamps in tsList
+	tsList    []uint64    // per-account timestamps
+	idKeys    []idKey
+	idBuf     []byte
+	order     []int32 // account indexes in id order (history)
+	acctOrder []int32 // b.Accounts indexes in id order
+	l0Buf     []byte  // level-0 history rows
+	rows      []l0Row
+	pieces    []l0Piece
+	l1Buf     []byte // level-1 history rows being compacted
+	l1Rows    []l1Row
+}
+
+// l1Row is a level-1 history row being written: the account, its last
+// timestamp and its delta stream in writer.l1Buf.
+type l1Row struct {
+	account    ledger.ID
+	last       uint64
+	start, end int
+}
+
+// idKey is one transfer's entry in the id index.
+type idKey struct {
+	hi, lo, ts uint64
+}
+
+func newWriter(dc driver.Conn) *writer {
+	return &writer{
+		dc:    dc,
+		stmts: map[string]driver.Stmt{},
+		assets: newBulk("INSERT INTO assets (shard, ledger, code, scale, timestamp) VALUES ",
+			5, ""),
+		accounts: newBulk("INSERT INTO accounts (id, shard, rec) VALUES ", 3,
+			" ON CONFLICT (id) DO UPDATE SET rec = excluded.rec"),
+		chunks: newBulk("INSERT INTO transfer_chunks (shard, first_ts, last_ts, records) VALUES ",
+			4, ""),
+		recent: newBulk(`INSERT INTO account_transfers_recent
+			(shard, batch_ts, max_account, part, min_account, entries) VALUES `, 6, ""),
+		history: newBulk("INSERT INTO account_transfers (account_id, last_ts, shard, timestamps) VALUES ",
+			4, ""),
+		ids: newBulk("INSERT INTO transfer_ids (prefix, min_id, max_id, shard, entries) VALUES ",
+			5, ""),
+		expiries: newBulk("INSERT INTO expiries (shard, timestamp, pending_id) VALUES ",
+			3, ""),
+		acctIndex: map[ledger.ID]int32{},
+	}
+}
+
+// close finalizes the prepared statements.
+func (w *writer) close() error {
+	var errs []error
+	for _, st := range w.stmts {
+		errs = append(errs, st.Close())
+	}
+	for _, b := range []*bulk{w.assets, w.accounts, w.chunks, w.recent, w.history, w.ids, w.expiries} {
+		for _, st := range b.stmts {
+			errs = append(errs, st.(driver.Stmt).Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stmt returns the prepared statement for query.
+func (w *writer) stmt(query string) (driver.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.dc.(driver.ConnPrepareContext).PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
+}
+
+// bind returns w.args holding vals with ordinals 1..len(vals).
+func (w *writer) bind(vals []driver.Value) []driver.NamedValue {
+	for len(w.args) < len(vals) {
+		w.args = append(w.args, driver.NamedValue{Ordinal: len(w.args) + 1})
+	}
+	args := w.args[:len(vals)]
+	for i, v := range vals {
+		args[i].Value = v
+	}
+	return args
+}
+
+// exec runs query with vals. Statements run under context.Background():
+// the caller checks its context between statements, which costs less than
+// the driver's per-statement cancellation watcher.
+func (w *writer) exec(query string, vals ...driver.Value) error {
+	st, err := w.stmt(query)
+	if err != nil {
+		return err
+	}
+	_, err = st.(driver.StmtExecContext).ExecContext(context.Background(), w.bind(vals))
+	return err
+}
+
+// queryInt64 runs query with vals and returns the first column of its
+// first row, and false if it returned no row.
+func (w *writer) queryInt64(query string, vals ...driver.Value) (int64, bool, error) {
+	st, err := w.stmt(query)
+	if err != nil {
+		return 0, false, err
+	}
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), w.bind(vals))
+	if err != nil {
+		return 0, false, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, len(rows.Columns()))
+	if err := rows.Next(dest); err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, false, nil
+		}
+		return 0, false, err
+	}
+	v, ok := dest[0].(int64)
+	if !ok {
+		return 0, false, fmt.Errorf("%s: got %T, want int64", query, dest[0])
+	}
+	return v, true, nil
+}
+
+// insert runs b for the rows in w.vals (len(w.vals) = rows × b.cols), in
+// statements of bulkRowsMax rows, then powers of two for the rest.
+func (w *writer) insert(ctx context.Context, b *bulk) error {
+	vals := w.vals
+	if len(vals)%b.cols != 0 {
+		panic(fmt.Sprintf("sqlite: bulk insert of %d values into %d columns", len(vals), b.cols))
+	}
+	for len(vals) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rows := len(vals) / b.cols
+		n := bulkRowsMax
+		for n > rows {
+			n /= 2
+		}
+		st, ok := b.stmts[n]
+		if !ok {
+			q := b.head + strings.TrimSuffix(strings.Repeat(b.row+",", n), ",") + b.tail
+			ps, err := w.dc.(driver.ConnPrepareContext).PrepareContext(context.Background(), q)
+			if err != nil {
+				return err
+			}
+			st = ps.(driver.StmtExecContext)
+			b.stmts[n] = st
+		}
+		if _, err := st.ExecContext(context.Background(), w.bind(vals[:n*b.cols])); err != nil {
+			return err
+		}
+		vals = vals[n*b.cols:]
+	}
+	return nil
+}
+
+// checkBatch checks what CommitBatch relies on: a positive Seq, timestamps
+// below 2^63 (they are stored and ordered as SQLite integers), transfers in
+// strictly increasing and expiries in non-decreasing timestamp order, none
+// after the batch's Timestamp.
+func checkBatch(b *ledger.Batch) error {
+	if b.Seq == 0 || b.Seq > math.MaxInt64 {
+		return fmt.Errorf("seq %d not in 1..2^63-1", b.Seq)
+	}
+	if b.Timestamp > math.MaxInt64 {
+		return fmt.Errorf("timestamp %d above 2^63-1", b.Timestamp)
+	}
+	var last uint64
+	for i := range b.Transfers {
+		ts := b.Transfers[i].Timestamp
+		if ts <= last || ts > b.Timestamp {
+			return fmt.Errorf("transfer %d: timestamp %d not after %d and at most the batch's %d",
+				i, ts, last, b.Timestamp)
+		}
+		last = ts
+	}
+	last = 0
+	for i, e := range b.Expiries {
+		if e.Timestamp < last || e.Timestamp > b.Timestamp {
+			return fmt.Errorf("expiry %d: timestamp %d before %d or after the batch's %d",
+				i, e.Timestamp, last, b.Timestamp)
+		}
+		last = e.Timestamp
+	}
+	for i := range b.Assets {
+		if b.Assets[i].Timestamp > math.MaxInt64 {
+			return fmt.Errorf("asset %d: timestamp above 2^63-1", i)
+		}
+	}
+	for i := range b.Accounts {
+		if b.Accounts[i].Timestamp > math.MaxInt64 {
+			return fmt.Errorf("account %d: timestamp above 2^63-1", i)
+		}
+	}
+	for i := range b.Outcomes {
+		if b.Outcomes[i].CreatedAt > math.MaxInt64 {
+			return fmt.Errorf("outcome %d: created at %d, above 2^63-1", i, b.Outcomes[i].CreatedAt)
+		}
+	}
+	return nil
+}
+
+// CommitBatch commits b in one IMMEDIATE transaction and returns after it
+// is durable; it keeps no reference to b or its slices. It fails, writing nothing, if b.Seq is not the shard's last
+// committed Seq + 1 (the fence against applying a batch twice), if an
+// outcome key already exists (the error wraps store.ErrConflict), if ctx is
+// done before the commit, or if the batch breaks the ordering
+// ledger.Batch documents.
+func (s *Store) CommitBatch(ctx context.Context, b *ledger.Batch) error {
+	if err := checkBatch(b); err != nil {
+		return fmt.Errorf("sqlite: commit batch: shard %d seq %d: %w", b.Shard, b.Seq, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: commit batch: %w", err)
+	}
+	if err := s.lockWriter(); err != nil {
+		return fmt.Errorf("sqlite: commit batch: %w", err)
+	}
+	defer s.wmu.Unlock()
+	err := s.wconn.Raw(func(dc any) error {
+		if s.w == nil || s.w.dc != dc {
+			s.w = newWriter(dc.(driver.Conn))
+		}
+		return s.w.commit(ctx, b)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: commit batch: shard %d seq %d: %w", b.Shard, b.Seq, err)
+	}
+	if s.ckpt.restartDue.Swap(false) {
+		s.restartWAL()
+	}
+	s.ckpt.notify()
+	return nil
+}
+
+// restartWAL runs a RESTART checkpoint on the writer connection, waiting at
+// most checkpointBusyTimeout for readers, so the next commit rewinds the
+// WAL. The batch is committed already: a failure is recorded for Close to
+// report and the checkpointer asks again later.
+func (s *Store) restartWAL() {
+	ctx := context.Background()
+	var busy, frames, done int
+	_, err := s.wconn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(checkpointBusyTimeout.Milliseconds(), 10))
+	if err == nil {
+		err = s.wconn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &done)
+		_, rerr := s.wconn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.FormatInt(s.busyTimeout.Milliseconds(), 10))
+		err = errors.Join(err, rerr)
+	}
+	if err != nil {
+		err = fmt.Errorf("sqlite: restart checkpoint: %w", err)
+		s.ckpt.err.Store(&err)
+	}
+}
+
+func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
+	defer w.release()
+	tx, err := w.dc.(driver.ConnBeginTx).BeginTx(context.Background(), driver.TxOptions{})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if rerr := tx.Rollback(); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
+			}
+		}
+	}()
+	if err := w.checkSeq(b); err != nil {
+		return err
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context, *ledger.Batch) error
+	}{
+		{"assets", w.writeAssets},
+		{"accounts", w.writeAccounts},
+		{"transfers", w.writeTransfers},
+		{"account history", w.writeHistory},
+		{"transfer ids", w.writeIDs},
+		{"expiries", w.writeExpiries},
+		{"outcomes", w.writeOutcomes},
+	}
+	for _, st := range steps {
+		if err := st.fn(ctx, b); err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+	}
+	if err := w.exec(`INSERT INTO shard_positions (shard, seq, timestamp) VALUES (?, ?, ?)
+		ON CONFLICT (shard) DO UPDATE SET seq = excluded.seq, timestamp = excluded.timestamp`,
+		int64(b.Shard), int64(b.Seq), int64(b.Timestamp)); err != nil {
+		return fmt.Errorf("position: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// release drops the writer's references to the batch (bound values point
+// into its slices): CommitBatch keeps nothing of a batch once it returns,
+// since the engine reuses that memory.
+func (w *writer) release() {
+	clear(w.vals[:cap(w.vals)])
+	w.vals = w.vals[:0]
+	for i := range w.args {
+		w.args[i].Value = nil
+	}
+}
+
+// checkSeq fails unless b.Seq follows the shard's last committed batch.
+func (w *writer) checkSeq(b *ledger.Batch) error {
+	last, _, err := w.queryInt64("SELECT seq FROM shard_positions WHERE shard = ?", int64(b.Shard))
+	if err != nil {
+		return fmt.Errorf("read position: %w", err)
+	}
+	if b.Seq != uint64(last)+1 {
+		return fmt.Errorf("batch seq %d does not follow the shard's last committed seq %d", b.Seq, last)
+	}
+	return nil
+}
+
+func (w *writer) writeAssets(ctx context.Context, b *ledger.Batch) error {
+	w.vals = w.vals[:0]
+	for i := range b.Assets {
+		a := &b.Assets[i]
+		w.vals = append(w.vals, int64(b.Shard), int64(a.Ledger), a.Code, int64(a.Scale), int64(a.Timestamp))
+	}
+	return conflict(w.insert(ctx, w.assets))
+}
+
+// writeAccounts upserts the batch's accounts in id order: sorted keys make
+// the B-tree seeks of consecutive rows hit the same pages, a quarter
+// cheaper than the batch's order.
+func (w *writer) writeAccounts(ctx context.Context, b *ledger.Batch) error {
+	w.acctOrder = w.acctOrder[:0]
+	for i := range b.Accounts {
+		w.acctOrder = append(w.acctOrder, int32(i))
+	}
+	slices.SortFunc(w.acctOrder, func(x, y int32) int {
+		return bytes.Compare(b.Accounts[x].ID[:], b.Accounts[y].ID[:])
+	})
+	n := len(b.Accounts) * store.AccountRecordSize
+	w.accts = slices.Grow(w.accts[:0], n)[:n]
+	w.vals = w.vals[:0]
+	for i, a := range w.acctOrder {
+		rec := w.accts[i*store.AccountRecordSize : (i+1)*store.AccountRecordSize]
+		store.EncodeAccount(rec, &b.Accounts[a])
+		w.vals = append(w.vals, rec[:16], int64(b.Shard), rec)
+	}
+	return w.insert(ctx, w.accounts)
+}
+
+func (w *writer) writeTransfers(ctx context.Context, b *ledger.Batch) error {
+	n := len(b.Transfers)
+	w.recs = slices.Grow(w.recs[:0], n*store.TransferRecordSize)[:n*store.TransferRecordSize]
+	for i := range b.Transfers {
+		store.EncodeTransferRecord(w.recs[i*store.TransferRecordSize:], &b.Transfers[i])
+	}
+	w.vals = w.vals[:0]
+	for i := 0; i < n; i += chunkRecordsMax {
+		j := min(i+chunkRecordsMax, n)
+		w.vals = append(w.vals, int64(b.Shard), int64(b.Transfers[i].Timestamp),
+			int64(b.Transfers[j-1].Timestamp),
+			w.recs[i*store.TransferRecordSize:j*store.TransferRecordSize])
+	}
+	return w.insert(ctx, w.chunks)
+}
+
+// writeHistory appends the batch's level-0 history: for every account its
+// transfers touch, their timestamps, packed in account order into rows of
+// up to l0RowBytesMax bytes. Once the shard has historyBatchesMax level-0
+// batches, it compacts them into level 1.
+func (w *writer) writeHistory(ctx context.Context, b *ledger.Batch) error {
+	clear(w.acctIndex)
+	w.acctIDs = w.acctIDs[:0]
+	w.counts = w.counts[:0]
+	w.sides = w.sides[:0]
+	index := func(id ledger.ID) int32 {
+		i, ok := w.acctIndex[id]
+		if !ok {
+			i = int32(len(w.acctIDs))
+			w.acctIndex[id] = i
+			w.acctIDs = append(w.acctIDs, id)
+			w.counts = append(w.counts, 0)
+		}
+		return i
+	}
+	for i := range b.Transfers {
+		t := &b.Transfers[i]
+		d, c := index(t.DebitAccountID), index(t.CreditAccountID)
+		w.counts[d]++
+		w.counts[c]++
+		w.sides = append(w.sides, d, c)
+	}
+	w.offsets = slices.Grow(w.offsets[:0], len(w.counts))[:len(w.counts)]
+	var off int32
+	for i, c := range w.counts {
+		w.offsets[i] = off
+		off += c
+	}
+	w.tsList = slices.Grow(w.tsList[:0], int(off))[:off]
+	// Fill in transfer (so timestamp) order; counts becomes the fill level.
+	clear(w.counts)
+	for i := range b.Transfers {
+		for _, a := range w.sides[2*i : 2*i+2] {
+			w.tsList[w.offsets[a]+w.counts[a]] = b.Transfers[i].Timestamp
+			w.counts[a]++
+		}
+	}
+	if len(b.Transfers) == 0 {
+		return nil
+	}
+	// Pack the lists in account order into level-0 rows.
+	w.order = w.order[:0]
+	for i := range w.acctIDs {
+		w.order = append(w.order, int32(i))
+	}
+	slices.SortFunc(w.order, func(x, y int32) int { return bytes.Compare(w.acctIDs[x][:], w.acctIDs[y][:]) })
+	w.l0Buf, w.rows = w.l0Buf[:0], w.rows[:0]
+	row := l0Row{}
+	for _, a := range w.order {
+		tss := w.tsList[w.offsets[a] : w.offsets[a]+w.counts[a]]
+		for len(tss) > 0 {
+			space := l0RowBytesMax - (len(w.l0Buf) - row.start) - l0RecordHeader
+			if space < maxVarintLen {
+				w.rows = append(w.rows, row)
+				row = l0Row{start: len(w.l0Buf)}
+				continue
+			}
+			if len(w.l0Buf) == row.start {
+				row.min = a
+			}
+			row.max = a
+			w.l0Buf = append(w.l0Buf, w.acctIDs[a][:]...)
+			w.l0Buf = append(w.l0Buf, 0, 0) // the stream's length, below
+			start := len(w.l0Buf)
+			var n int
+			w.l0Buf, n = appendTimestamps(w.l0Buf, tss, space)
+			binary.BigEndian.PutUint16(w.l0Buf[start-2:], uint16(len(w.l0Buf)-start))
+			tss = tss[n:]
+		}
+	}
+	w.rows = append(w.rows, row)
+	batchTS := int64(b.Transfers[0].Timestamp)
+	w.vals = w.vals[:0]
+	for i, r := range w.rows {
+		end := len(w.l0Buf)
+		if i+1 < len(w.rows) {
+			end = w.rows[i+1].start
+		}
+		w.vals = append(w.vals, int64(b.Shard), batchTS, w.acctIDs[r.max][:], int64(i),
+			w.acctIDs[r.min][:], w.l0Buf[r.start:end])
+	}
+	if err := w.insert(ctx, w.recent); err != nil {
+		return err
+	}
+	if err := w.exec("INSERT INTO history_batches (shard, first_ts, last_ts) VALUES (?, ?, ?)",
+		int64(b.Shard), batchTS, int64(b.Transfers[len(b.Transfers)-1].Timestamp)); err != nil {
+		return err
+	}
+	n, _, err := w.queryInt64("SELECT count(*) FROM history_batches WHERE shard = ?", int64(b.Shard))
+	if err != nil {
+		return err
+	}
+	if n >= historyBatchesMax {
+		return w.compactHistory(ctx, b.Shard)
+	}
+	return nil
+}
+
+// l0Row is a level-0 history row being packed: its start in writer.l0Buf
+// and the indexes of its first and last accounts.
+type l0Row struct {
+	start    int
+	min, max int32
+}
+
+// l0Piece is one account's run of timestamps in a level-0 row, found by
+// compactHistory: the account and where its delta stream lies in l0Buf.
+type l0Piece struct {
+	account  ledger.ID
+	off, end int32
+}
+
+// compactHistory moves the shard's level-0 history to level 1: it reads
+// the level-0 rows (batch by batch, each in account order), gathers each
+// account's runs in timestamp order, writes them as level-1 rows of up to
+// l1RowBytesMax bytes in account order (so each level-1 page is written
+// once) and deletes level 0.
+func (w *writer) compactHistory(ctx context.Context, shard uint32) error {
+	st, err := w.stmt(`SELECT entries FROM account_transfers_recent
+		WHERE shard = ? ORDER BY batch_ts, max_account, part`)
+	if err != nil {
+		return err
+	}
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), w.bind([]driver.Value{int64(shard)}))
+	if err != nil {
+		return err
+	}
+	w.l0Buf, w.pieces = w.l0Buf[:0], w.pieces[:0]
+	dest := make([]driver.Value, 1)
+	for {
+		if err := rows.Next(dest); err != nil {
+			rows.Close()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return err
+		}
+		entries, ok := dest[0].([]byte)
+		if !ok {
+			rows.Close()
+			return fmt.Errorf("level-0 history entries of type %T", dest[0])
+		}
+		base := len(w.l0Buf)
+		w.l0Buf = append(w.l0Buf, entries...)
+		err := parseL0(entries, func(account ledger.ID, off, end int) error {
+			w.pieces = append(w.pieces, l0Piece{account, int32(base + off), int32(base + end)})
+			return nil
+		})
+		if err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	// Rows come batch by batch, so a stable sort by account keeps each
+	// account's runs in timestamp order.
+	slices.SortStableFunc(w.pieces, func(x, y l0Piece) int { return bytes.Compare(x.account[:], y.account[:]) })
+	w.l1Buf, w.l1Rows = w.l1Buf[:0], w.l1Rows[:0]
+	for i := 0; i < len(w.pieces); {
+		account := w.pieces[i].account
+		w.tsList = w.tsList[:0]
+		for ; i < len(w.pieces) && w.pieces[i].account == account; i++ {
+			err := eachTimestamp(w.l0Buf[w.pieces[i].off:w.pieces[i].end], func(ts uint64) bool {
+				w.tsList = append(w.tsList, ts)
+				return true
+			})
+			if err != nil {
+				return fmt.Errorf("level-0 history of account %v: %w", account, err)
+			}
+		}
+		for tss := w.tsList; len(tss) > 0; {
+			start := len(w.l1Buf)
+			var n int
+			w.l1Buf, n = appendTimestamps(w.l1Buf, tss, l1RowBytesMax)
+			w.l1Rows = append(w.l1Rows, l1Row{account, tss[n-1], start, len(w.l1Buf)})
+			tss = tss[n:]
+		}
+	}
+	w.vals = w.vals[:0]
+	for i := range w.l1Rows {
+		r := &w.l1Rows[i]
+		w.vals = append(w.vals, r.account[:], int64(r.last), int64(shard), w.l1Buf[r.start:r.end])
+	}
+	if err := w.insert(ctx, w.history); err != nil {
+		return err
+	}
+	if err := w.exec("DELETE FROM account_transfers_recent WHERE shard = ?", int64(shard)); err != nil {
+		return err
+	}
+	return w.exec("DELETE FROM history_batches WHERE shard = ?", int64(shard))
+}
+
+// writeIDs writes the batch's transfer ids: sorted, cut into groups of up
+// to idGroupEntriesMax that share their 48-bit prefix.
+func (w *writer) writeIDs(ctx context.Context, b *ledger.Batch) error {
+	w.idKeys = w.idKeys[:0]
+	for i := range b.Transfers {
+		t := &b.Transfers[i]
+		w.idKeys = append(w.idKeys, idKey{hi: t.ID.Hi(), lo: t.ID.Lo(), ts: t.Timestamp})
+	}
+	slices.SortFunc(w.idKeys, func(x, y idKey) int {
+		if c := cmp.Compare(x.hi, y.hi); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.lo, y.lo)
+	})
+	n := len(w.idKeys)
+	w.idBuf = slices.Grow(w.idBuf[:0], n*(idEntrySize+32))[:n*idEntrySize]
+	for i, k := range w.idKeys {
+		e := w.idBuf[i*idEntrySize:]
+		binary.BigEndian.PutUint16(e[0:], uint16(k.hi))
+		binary.BigEndian.PutUint64(e[2:], k.lo)
+		binary.BigEndian.PutUint64(e[10:], k.ts)
+	}
+	w.vals = w.vals[:0]
+	for i := 0; i < n; {
+		prefix := w.idKeys[i].hi >> 16
+		j := i + 1
+		for j < n && j-i < idGroupEntriesMax && w.idKeys[j].hi>>16 == prefix {
+			j++
+		}
+		// The group's bounds follow the entries in idBuf.
+		bounds := len(w.idBuf)
+		w.idBuf = binary.BigEndian.AppendUint64(w.idBuf, w.idKeys[i].hi)
+		w.idBuf = binary.BigEndian.AppendUint64(w.idBuf, w.idKeys[i].lo)
+		w.idBuf = binary.BigEndian.AppendUint64(w.idBuf, w.idKeys[j-1].hi)
+		w.idBuf = binary.BigEndian.AppendUint64(w.idBuf, w.idKeys[j-1].lo)
+		w.vals = append(w.vals, int64(prefix), w.idBuf[bounds:bounds+16], w.idBuf[bounds+16:bounds+32],
+			int64(b.Shard), w.idBuf[i*idEntrySize:j*idEntrySize])
+		i = j
+	}
+	return w.insert(ctx, w.ids)
+}
+
+func (w *writer) writeExpiries(ctx context.Context, b *ledger.Batch) error {
+	w.vals = w.vals[:0]
+	for i := range b.Expiries {
+		e := &b.Expiries[i]
+		w.vals = append(w.vals, int64(b.Shard), int64(e.Timestamp), e.PendingID[:])
+	}
+	return conflict(w.insert(ctx, w.expiries))
+}
+
+func (w *writer) writeOutcomes(ctx context.Context, b *ledger.Batch) error {
+	for i := range b.Outcomes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		o := &b.Outcomes[i]
+		// An empty body may bind as NULL; coalesce keeps the column NOT NULL.
+		err := w.exec(`INSERT INTO outcomes (key, request_hash, status, body, created_at)
+			VALUES (?, ?, ?, coalesce(?, x''), ?)`,
+			o.Key, o.RequestHash[:], int64(o.Status), o.Body, int64(o.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("key %q: %w", o.Key, conflict(err))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,361 @@
+// Package sqlite is AgentPay's embedded store: a store.Store on one SQLite
+// file through modernc.org/sqlite (pure Go, no cgo).
+//
+// The database runs in WAL mode with synchronous=FULL, so a commit is
+// durable (fsynced) when CommitBatch returns. The Store holds one writer
+// connection, used by CommitBatch, Migrate, the API-key methods and
+// DeleteOutcomesBefore (serialized by a mutex), and a pool of read-only
+// connections for every query; WAL lets readers run while the writer
+// commits, and each read sees a consistent snapshot: all of a batch or none
+// of it.
+//
+// A batch is written compactly so that one transaction carries thousands of
+// transfers at little per-transfer cost: transfers as 128-byte records, 64
+// to a row; the accounts that changed as one upsert each (a 132-byte
+// record); per-account history packed per batch (level 0) and merged per
+// account every 32 batches (level 1); and the transfer-id index in groups
+// of ids that share a 48-bit prefix. Rows are written in key order, so a
+// commit appends pages rather than touching one page per account or
+// transfer. The schema and its rationale are in migrations/0001_init.sql.
+//
+// The writer connection never checkpoints: a background goroutine, on its
+// own connection, copies the WAL into the database file (PASSIVE
+// checkpoints, and a RESTART when the WAL passes 64 MiB so it is rewound),
+// so CommitBatch only appends to the WAL and fsyncs it.
+//
+// Transfer ids that are time-ordered (ULID, UUIDv7; what NewID makes) are
+// the fast path; random ids cost a B-tree row each and, once the index
+// outgrows the page cache, a page write each.
+//
+// Foreign keys are not declared: the engine is the only writer of ledger
+// rows and checks references before it commits; constraints would only add
+// index lookups to the hot path.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentpay/agentpay/store"
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+)
+
+// Limits and defaults, units last.
+const (
+	// DefaultBusyTimeout is how long a connection waits for a lock held by
+	// another process before failing.
+	DefaultBusyTimeout = 5 * time.Second
+	// DefaultCacheSizeKiB is the page cache of the writer connection.
+	DefaultCacheSizeKiB = 64 << 10
+	// readerCacheSizeKiB is the page cache of each reader connection.
+	readerCacheSizeKiB = 16 << 10
+	// readConnsMax bounds Options.ReadConns.
+	readConnsMax = 64
+)
+
+// Options tunes a Store. The zero value is a good default.
+type Options struct {
+	// ReadConns is the number of reader connections (default
+	// max(4, GOMAXPROCS), at most 64).
+	ReadConns int
+	// BusyTimeout is how long a statement waits for a lock another process
+	// holds (default DefaultBusyTimeout).
+	BusyTimeout time.Duration
+	// CacheSizeKiB is the writer connection's page cache (default
+	// DefaultCacheSizeKiB). Each reader has 16 MiB.
+	CacheSizeKiB int
+}
+
+// Store is a store.Store on one SQLite file. It is safe for concurrent use;
+// CommitBatch and the other writes are serialized on one connection.
+type Store struct {
+	path string
+	rdb  *sql.DB // reader pool (query_only)
+	wdb  *sql.DB // one writer connection
+
+	wmu    sync.Mutex // guards wconn, w and closed
+	wconn  *sql.Conn
+	w      *writer // CommitBatch's prepared statements and buffers; nil until first use
+	closed bool
+
+	rstmts      sync.Map // query -> *sql.Stmt on rdb, see rstmt
+	ckpt        *checkpointer
+	busyTimeout time.Duration
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at path. It does not
+// migrate: call Migrate before anything else. path is a file name; it must
+// not contain '?' (DSN parameters are the driver's business).
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: open %q: path must be a non-empty file name without '?' or '#'", path)
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = max(4, runtime.GOMAXPROCS(0))
+	}
+	opts.ReadConns = min(opts.ReadConns, readConnsMax)
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	if opts.CacheSizeKiB <= 0 {
+		opts.CacheSizeKiB = DefaultCacheSizeKiB
+	}
+	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+
+	wq := url.Values{}
+	wq.Add("_pragma", "busy_timeout("+busy+")")
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "synchronous(FULL)")
+	wq.Add("_pragma", "wal_autocheckpoint(0)") // see checkpointer
+	wq.Add("_pragma", "journal_size_limit(67108864)")
+	wq.Add("_pragma", "foreign_keys(OFF)")
+	wq.Add("_pragma", "temp_store(MEMORY)")
+	wq.Add("_pragma", "cache_size(-"+strconv.Itoa(opts.CacheSizeKiB)+")")
+	wq.Set("_txlock", "immediate")
+	wdb, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	// Pinning the writer connection opens the file and switches it to WAL
+	// before any reader connects.
+	wconn, err := wdb.Conn(ctx)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	var mode string
+	if err := wconn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+		wconn.Close()
+		wdb.Close()
+		if err == nil {
+			err = fmt.Errorf("journal_mode is %q, want wal", mode)
+		}
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout("+busy+")")
+	rq.Add("_pragma", "query_only(ON)")
+	rq.Add("_pragma", "temp_store(MEMORY)")
+	rq.Add("_pragma", "cache_size(-"+strconv.Itoa(readerCacheSizeKiB)+")")
+	rdb, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(opts.ReadConns)
+	rdb.SetMaxIdleConns(opts.ReadConns)
+	rdb.SetConnMaxLifetime(0)
+	rdb.SetConnMaxIdleTime(0)
+
+	cq := url.Values{}
+	cq.Add("_pragma", "busy_timeout("+strconv.FormatInt(checkpointBusyTimeout.Milliseconds(), 10)+")")
+	cq.Add("_pragma", "synchronous(FULL)")
+	cdb, err := sql.Open("sqlite", path+"?"+cq.Encode())
+	if err != nil {
+		rdb.Close()
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	cdb.SetMaxOpenConns(1)
+	cdb.SetMaxIdleConns(1)
+	cdb.SetConnMaxLifetime(0)
+	cdb.SetConnMaxIdleTime(0)
+
+	return &Store{path: path, rdb: rdb, wdb: wdb, wconn: wconn, ckpt: startCheckpointer(cdb),
+		busyTimeout: opts.BusyTimeout}, nil
+}
+
+// Path returns the file name the Store was opened with.
+func (s *Store) Path() string { return s.path }
+
+// Close closes every connection. It waits for a running write to finish;
+// calls after Close fail. Close is idempotent.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.w != nil {
+		errs = append(errs, s.wconn.Raw(func(any) error { return s.w.close() }))
+		s.w = nil
+	}
+	s.rstmts.Range(func(_, st any) bool {
+		errs = append(errs, st.(*sql.Stmt).Close())
+		return true
+	})
+	errs = append(errs, s.rdb.Close(), s.ckpt.close(), s.wconn.Close(), s.wdb.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// errClosed is returned by methods called after Close.
+var errClosed = errors.New("store is closed")
+
+// lockWriter takes the writer mutex, or fails if the Store is closed.
+func (s *Store) lockWriter() error {
+	s.wmu.Lock()
+	if s.closed {
+		s.wmu.Unlock()
+		return errClosed
+	}
+	return nil
+}
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migration is one schema change: migrations/NNNN_name.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. Versions
+// start at 1 and have no gaps; a violation is a programmer error.
+func migrations() []migration {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		panic("sqlite: listing migrations: " + err.Error())
+	}
+	var ms []migration
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "migrations/"), ".sql")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			panic("sqlite: migration file " + n + " is not named NNNN_name.sql")
+		}
+		body, err := migrationFS.ReadFile(n)
+		if err != nil {
+			panic("sqlite: reading migration " + n + ": " + err.Error())
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(body)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			panic(fmt.Sprintf("sqlite: migration %s has version %d, want %d", m.name, m.version, i+1))
+		}
+	}
+	return ms
+}
+
+// LatestSchemaVersion is the version Migrate brings a database to.
+func LatestSchemaVersion() int { return len(migrations()) }
+
+// Migrate applies every embedded migration not yet applied, in version
+// order, each in its own IMMEDIATE transaction together with its row in
+// schema_migrations. It is safe to call on every start and from several
+// processes: a migration another process applied first is skipped.
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.lockWriter(); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer s.wmu.Unlock()
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`
+	if _, err := s.wconn.ExecContext(ctx, create); err != nil {
+		return fmt.Errorf("sqlite: migrate: create schema_migrations: %w", err)
+	}
+	for _, m := range migrations() {
+		if err := s.applyMigration(ctx, m); err != nil {
+			return fmt.Errorf("sqlite: migrate: %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, m migration) error {
+	tx, err := s.wconn.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil // applied earlier
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		m.version, m.name, time.Now().UnixNano()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// SchemaVersion returns the latest applied migration version, 0 for a
+// database never migrated.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var exists int
+	err := s.rdb.QueryRowContext(ctx,
+		"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").Scan(&exists)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	if exists == 0 {
+		return 0, nil
+	}
+	var v sql.NullInt64
+	if err := s.rdb.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// isConstraint reports whether err is a SQLite UNIQUE or PRIMARY KEY
+// constraint violation.
+func isConstraint(err error) bool {
+	var se *sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3lib.SQLITE_CONSTRAINT_UNIQUE:
+		return true
+	}
+	return false
+}
+
+// conflict wraps a constraint violation as store.ErrConflict and returns
+// other errors unchanged.
+func conflict(err error) error {
+	if isConstraint(err) {
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	}
+	return err
+}

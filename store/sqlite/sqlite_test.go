@@ -1,0 +1,271 @@
+package sqlite
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/store"
+	"github.com/agentpay/agentpay/store/storetest"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// openAt opens and migrates the store at path, closing it at cleanup.
+func openAt(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunHarness(t, storetest.Harness{
+		Open: func(t *testing.T) store.Store {
+			return openAt(t, filepath.Join(t.TempDir(), "agentpay.db"))
+		},
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			path := s.(*Store).Path()
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			return openAt(t, path)
+		},
+	})
+}
+
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	return openAt(t, filepath.Join(t.TempDir(), "agentpay.db"))
+}
+
+// TestHistoryCompaction checks the two-level history: level 0 empties into
+// level 1 every historyBatchesMax batches, and reads see both levels.
+func TestHistoryCompaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	l := newBenchLoad(20, false)
+	if err := s.CommitBatch(ctx, l.first()); err != nil {
+		t.Fatal(err)
+	}
+	var all []ledger.TransferRecord
+	count := func(table string) int {
+		var n int
+		if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i := 1; i <= historyBatchesMax+3; i++ {
+		b := l.nextBatch()
+		b.Transfers = b.Transfers[:50]
+		b.Timestamp = b.Transfers[49].Timestamp
+		if err := s.CommitBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b.Transfers...)
+		wantL0 := i % historyBatchesMax
+		if got := count("history_batches"); got != wantL0 {
+			t.Fatalf("after %d batches: %d level-0 batches, want %d", i, got, wantL0)
+		}
+		if got := count("account_transfers") > 0; got != (i >= historyBatchesMax) {
+			t.Fatalf("after %d batches: level 1 has rows = %v, want %v", i, got, i >= historyBatchesMax)
+		}
+	}
+	// Every account's transfers, from both levels, in order.
+	for _, a := range l.accounts {
+		var want []ledger.Transfer
+		for _, r := range all {
+			if r.DebitAccountID == a.ID || r.CreditAccountID == a.ID {
+				want = append(want, r.Transfer)
+			}
+		}
+		var got []ledger.Transfer
+		for after := uint64(0); ; {
+			p, err := s.ListAccountTransfers(ctx, a.ID, after, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, p.Transfers...)
+			if p.Next == 0 {
+				break
+			}
+			after = p.Next
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("ListAccountTransfers(%v) mismatch (-want +got):\n%s", a.ID, diff)
+		}
+	}
+}
+
+func TestCommitBatchRejectsMalformedBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	tr := func(ts uint64) ledger.TransferRecord {
+		return ledger.TransferRecord{Transfer: ledger.Transfer{ID: ledger.IDFromUint64(ts), Timestamp: ts}}
+	}
+	for name, b := range map[string]*ledger.Batch{
+		"seq 0":                      {Seq: 0, Timestamp: 10},
+		"transfers out of order":     {Seq: 1, Timestamp: 10, Transfers: []ledger.TransferRecord{tr(5), tr(4)}},
+		"same timestamp twice":       {Seq: 1, Timestamp: 10, Transfers: []ledger.TransferRecord{tr(5), tr(5)}},
+		"transfer after the batch":   {Seq: 1, Timestamp: 10, Transfers: []ledger.TransferRecord{tr(11)}},
+		"timestamp above 2^63":       {Seq: 1, Timestamp: math.MaxInt64 + 1},
+		"expiries out of order":      {Seq: 1, Timestamp: 10, Expiries: []ledger.Expiry{{Timestamp: 5}, {Timestamp: 4}}},
+		"outcome created after 2^63": {Seq: 1, Timestamp: 10, Outcomes: []ledger.Outcome{{Key: "k", CreatedAt: math.MaxUint64}}},
+	} {
+		if err := s.CommitBatch(ctx, b); err == nil {
+			t.Errorf("CommitBatch(%s) succeeded, want an error", name)
+		}
+	}
+	var seq int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM shard_positions").Scan(&seq); err != nil || seq != 0 {
+		t.Errorf("positions after rejected batches = %d, %v; want none", seq, err)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, p := range []string{"", "a?b.db", "a#b.db"} {
+		if s, err := Open(ctx, p, Options{}); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", p)
+		}
+	}
+	if _, err := Open(ctx, filepath.Join(t.TempDir(), "missing-dir", "x.db"), Options{}); err == nil {
+		t.Error("Open(file in a missing directory) succeeded, want an error")
+	}
+
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), Options{ReadConns: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 0 {
+		t.Errorf("SchemaVersion(unmigrated) = %d, %v; want 0", v, err)
+	}
+	if err := s.CommitBatch(ctx, &ledger.Batch{Seq: 1}); err == nil {
+		t.Error("CommitBatch(unmigrated) succeeded, want an error")
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.CommitBatch(ctx, &ledger.Batch{Seq: 1}); err == nil {
+		t.Error("CommitBatch after Close succeeded, want an error")
+	}
+	if _, err := s.GetAccount(ctx, ledger.IDFromUint64(1)); err == nil {
+		t.Error("GetAccount after Close succeeded, want an error")
+	}
+}
+
+func TestMigrationsAreOrdered(t *testing.T) {
+	t.Parallel()
+	ms := migrations()
+	if len(ms) == 0 || LatestSchemaVersion() != len(ms) {
+		t.Fatalf("migrations() = %d, LatestSchemaVersion() = %d", len(ms), LatestSchemaVersion())
+	}
+	for i, m := range ms {
+		if m.version != i+1 || m.sql == "" {
+			t.Errorf("migration %d = version %d (%s), %d bytes", i, m.version, m.name, len(m.sql))
+		}
+	}
+}
+
+// TestWALStaysBounded commits back to back, as the engine does under load,
+// and checks that the WAL is rewound (so it does not grow without bound).
+func TestWALStaysBounded(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("commits ~200 MB of WAL")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	l := newBenchLoad(1000, false)
+	if err := s.CommitBatch(ctx, l.first()); err != nil {
+		t.Fatal(err)
+	}
+	const walBytesMax = 2 * walFramesRestart * 4120 // the restart threshold, with room for batches in flight
+	var largest int64
+	for range 120 { // ~1.8 MB of WAL each
+		if err := s.CommitBatch(ctx, l.nextBatch()); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(s.Path() + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, fi.Size())
+	}
+	if largest > walBytesMax {
+		t.Errorf("WAL grew to %d bytes, want at most %d", largest, walBytesMax)
+	}
+}
+
+// TestCommitBatchKeepsNothing checks that CommitBatch keeps no reference to
+// the batch: the engine reuses its memory once CommitBatch returns.
+func TestCommitBatchKeepsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	l := newBenchLoad(10, false)
+	if err := s.CommitBatch(ctx, l.first()); err != nil {
+		t.Fatal(err)
+	}
+	b := l.nextBatch()
+	b.Transfers = b.Transfers[:5]
+	b.Timestamp = b.Transfers[4].Timestamp
+	b.Expiries = []ledger.Expiry{{PendingID: ledger.IDFromUint64(7), Timestamp: b.Timestamp}}
+	b.Outcomes = []ledger.Outcome{{Key: "k", Body: []byte("body"), CreatedAt: 1}}
+	if err := s.CommitBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	want := b.Transfers[0]
+	s.wmu.Lock()
+	for _, v := range s.w.vals[:cap(s.w.vals)] {
+		if v != nil {
+			t.Errorf("writer keeps a bound value %T after CommitBatch", v)
+			break
+		}
+	}
+	for _, a := range s.w.args {
+		if a.Value != nil {
+			t.Errorf("writer keeps argument %d (%T) after CommitBatch", a.Ordinal, a.Value)
+			break
+		}
+	}
+	s.wmu.Unlock()
+	// Scribbling over the batch changes nothing stored.
+	b.Transfers[0].Amount++
+	b.Outcomes[0].Body[0] = 'X'
+	got, err := s.GetTransfer(ctx, want.ID)
+	if err != nil || got != want {
+		t.Errorf("GetTransfer = %+v, %v; want %+v", got, err, want)
+	}
+	if o, err := s.GetOutcome(ctx, "k"); err != nil || string(o.Body) != "body" {
+		t.Errorf("GetOutcome = %q, %v; want body", o.Body, err)
+	}
+}
