@@ -3,11 +3,11 @@ package ledger
 import (
 	"bytes"
 	"container/heap"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"slices"
-	"context"
 	"fmt"
+	"slices"
 )
 
 // loader rebuilds a State from a store's committed data.

@@ -68,7 +68,7 @@ type sim struct {
 	nextID uint64
 	// history of requests whose every transfer committed, as submitted.
 	committed [][]ledger.Transfer
-	pendings  []ledger.ID            // pending transfers created
+	pendings  []ledger.ID             // pending transfers created
 	resolved  map[ledger.ID]ledger.ID // pending id -> the transfer that resolved it
 	report    Report
 }
