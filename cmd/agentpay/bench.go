@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ func newBenchCommand(cf *clientFlags) *cobra.Command {
 		transfers, baseline, accounts, concurrency int
 		duration                                   time.Duration
 		skipEngine, skipHTTP, remote               bool
+		cpuProfile                                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -39,6 +41,17 @@ The server is started in-process on a temporary data directory unless
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			fmt.Fprintf(out, "agentpay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n\n",
 				runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
 			dir, err := os.MkdirTemp("", "agentpay-bench-")
@@ -66,6 +79,7 @@ The server is started in-process on a temporary data directory unless
 	f.BoolVar(&skipEngine, "skip-engine", false, "skip the engine runs")
 	f.BoolVar(&skipHTTP, "skip-http", false, "skip the HTTP runs")
 	f.BoolVar(&remote, "remote", false, "load the server at --url instead of an in-process one")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
 }
 
@@ -114,6 +128,7 @@ func benchEngine(ctx context.Context, cmd *cobra.Command, dir string, transfers,
 func benchHTTP(ctx context.Context, cmd *cobra.Command, cf *clientFlags, dir string, remote bool, accounts, concurrency int, duration time.Duration) error {
 	out := cmd.OutOrStdout()
 	url, key := cf.url, cf.apiKey
+	stats := func() ledger.Stats { return ledger.Stats{} }
 	if !remote {
 		n, err := startNode(ctx, nodeConfig{DataDir: filepath.Join(dir, "node"), Addr: "127.0.0.1:0"})
 		if err != nil {
@@ -121,6 +136,18 @@ func benchHTTP(ctx context.Context, cmd *cobra.Command, cf *clientFlags, dir str
 		}
 		defer n.close(context.Background())
 		url, key = n.URL(), n.AdminSecret
+		stats = n.engine.Stats
+	}
+	report := func(before ledger.Stats, elapsed time.Duration) {
+		after := stats()
+		batches := after.Batches - before.Batches
+		if batches == 0 {
+			return
+		}
+		commit := time.Duration(after.CommitNanos - before.CommitNanos)
+		fmt.Fprintf(out, "%-44s %d batches, %.1f requests/batch, commit %.2f ms/batch (%.0f%% of wall time)\n", "",
+			batches, float64(after.Requests-before.Requests)/float64(batches),
+			float64(commit)/float64(batches)/1e6, 100*float64(commit)/float64(elapsed))
 	}
 	c := bench.NewHTTPClient(url, key, concurrency)
 	ids, err := bench.SetupHTTP(ctx, c, accounts)
@@ -128,13 +155,17 @@ func benchHTTP(ctx context.Context, cmd *cobra.Command, cf *clientFlags, dir str
 		return err
 	}
 	firstID := uint64(time.Now().UnixNano())
+	before := stats()
 	peak := bench.HTTPClosedLoop(ctx, c, ids, concurrency, duration, firstID)
 	fmt.Fprintln(out, peak)
+	report(before, peak.Elapsed)
 	half := peak.PerSecond() / 2
 	if half < 1 {
 		return fmt.Errorf("bench: closed loop completed no transfers")
 	}
+	before = stats()
 	open := bench.HTTPOpenLoop(ctx, c, ids, half, duration, firstID+uint64(peak.Requests)+1)
 	fmt.Fprintln(out, open)
+	report(before, open.Elapsed)
 	return nil
 }

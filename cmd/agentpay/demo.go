@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -62,7 +63,14 @@ func (d *demo) chapter(title string) {
 	fmt.Fprintf(d.out, "\n%d. %s\n", d.step, title)
 }
 
-func dollars(cents uint64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }
+// money formats a balance in cents (a base-10 string) as dollars.
+func money(cents string) string {
+	n, err := strconv.ParseUint(cents, 10, 64)
+	if err != nil {
+		return cents + "c"
+	}
+	return fmt.Sprintf("$%d.%02d", n/100, n%100)
+}
 
 func (d *demo) balance(ctx context.Context, name, id string) error {
 	a, err := d.c.GetAccount(ctx, id)
@@ -70,8 +78,8 @@ func (d *demo) balance(ctx context.Context, name, id string) error {
 		return err
 	}
 	b := a.Balances
-	d.say("   %-16s posted credits %-8s posted debits %-8s held (pending) debits %s",
-		name+":", b.CreditsPosted, b.DebitsPosted, b.DebitsPending)
+	d.say("   %-10s credits %-8s debits %-8s held %s",
+		name+":", money(b.CreditsPosted), money(b.DebitsPosted), money(b.DebitsPending))
 	return nil
 }
 

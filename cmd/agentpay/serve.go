@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -61,6 +60,5 @@ in flight and exits.`,
 		"listen address (env AGENTPAY_ADDR)")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long a graceful shutdown may take")
-	_ = os.Getenv
 	return cmd
 }
