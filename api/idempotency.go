@@ -30,6 +30,15 @@ func (f *inflightSet) acquire(key string) bool {
 	return true
 }
 
+// each calls fn for every key in flight, holding the set's lock.
+func (f *inflightSet) each(fn func(string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.keys {
+		fn(k)
+	}
+}
+
 func (f *inflightSet) release(key string) {
 	f.mu.Lock()
 	delete(f.keys, key)
@@ -82,9 +91,14 @@ func requestHash(method, path string, body []byte) [32]byte {
 // the original status and body with Idempotent-Replayed: true, or 422
 // when the stored request differs. It reports whether it answered.
 func (s *Server) replay(c *call) (bool, error) {
+	if !s.outcomes.mayHave(c.idem.Key) {
+		s.outcomes.add(c.idem.Key)
+		return false, nil
+	}
 	o, err := s.store.GetOutcome(c.r.Context(), c.idem.Key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		s.outcomes.add(c.idem.Key)
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("api: reading idempotency outcome: %w", err)

@@ -58,6 +58,10 @@ type Config struct {
 	// SweepInterval is the time between two sweeps of expired outcomes.
 	// Default SweepIntervalDefault.
 	SweepInterval time.Duration
+	// OutcomeFilterBits sizes the in-memory filter that lets a request
+	// with a new idempotency key skip the store lookup. Default
+	// OutcomeFilterBitsDefault (16 MiB).
+	OutcomeFilterBits uint64
 }
 
 // Server is the /v1 HTTP API. Create it with New; serve Handler(); Start
@@ -76,6 +80,7 @@ type Server struct {
 	metrics  *metrics
 	keys     *keyCache
 	inflight inflightSet
+	outcomes *outcomeFilter
 
 	mu          sync.Mutex // guards the sweeper fields
 	sweepCancel context.CancelFunc
@@ -125,6 +130,10 @@ func New(cfg Config) (*Server, error) {
 		keys:      newKeyCache(cfg.Clock),
 		inflight:  inflightSet{keys: make(map[string]struct{})},
 	}
+	if cfg.OutcomeFilterBits == 0 {
+		cfg.OutcomeFilterBits = OutcomeFilterBitsDefault
+	}
+	s.outcomes = newOutcomeFilter(cfg.OutcomeFilterBits)
 	m, err := newMetrics(cfg.Registry, cfg.Engine)
 	if err != nil {
 		return nil, err
@@ -545,5 +554,10 @@ func (s *Server) sweep(ctx context.Context) {
 	}
 	if n > 0 {
 		s.log.Info("api: swept idempotency outcomes", "deleted", n)
+	}
+	if n > 0 || s.outcomes.cur.Load() == nil {
+		if err := s.outcomes.rebuild(ctx, &s.inflight, s.store.OutcomeKeys); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("api: rebuilding the idempotency key filter", "err", err)
+		}
 	}
 }

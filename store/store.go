@@ -100,6 +100,11 @@ type Store interface {
 	// GetOutcome returns the outcome stored for an idempotency key, or
 	// ErrNotFound.
 	GetOutcome(ctx context.Context, key string) (ledger.Outcome, error)
+	// OutcomeKeys calls fn with the key of every stored outcome, in no
+	// particular order, and stops at fn's first error, which it returns.
+	// It sees the outcomes committed before it started; the API uses it to
+	// build its in-memory filter of keys that have outcomes.
+	OutcomeKeys(ctx context.Context, fn func(key string) error) error
 	// DeleteOutcomesBefore deletes outcomes created before the timestamp
 	// (nanoseconds) and returns how many it deleted.
 	DeleteOutcomesBefore(ctx context.Context, before uint64) (int, error)

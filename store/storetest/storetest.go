@@ -64,6 +64,7 @@ func RunHarness(t *testing.T, h Harness) {
 		{"FailedBatchDuplicateOutcomeInBatch", testFailedBatchDuplicateOutcomeInBatch},
 		{"FailedBatchCancelledContext", testFailedBatchCancelledContext},
 		{"Outcomes", testOutcomes},
+		{"OutcomeKeys", testOutcomeKeys},
 		{"APIKeys", testAPIKeys},
 		{"Migrate", testMigrate},
 		{"Reopen", testReopen},
