@@ -31,9 +31,16 @@ const (
 	l0RowBytesMax = 900
 	l1RowBytesMax = 900
 	// historyBatchesMax is how many batches of a shard level-0 history
-	// holds before CommitBatch compacts it into level 1; readers probe each
-	// level-0 batch.
+	// holds before CommitBatch compacts it; readers probe each level-0
+	// batch.
 	historyBatchesMax = 32
+	// l0BytesMin is the level-0 entries (bytes) of a shard above which a
+	// compaction moves level 0 to level 1; below, it merges level 0 into
+	// one level-0 batch, so that small batches do not give every account
+	// a short level-1 row (a B-tree page write each) every 32 batches.
+	// 256 KiB is about 75,000 timestamps; 32 batches of 8,189 transfers
+	// hold several times that, so large batches always go to level 1.
+	l0BytesMin = 256 << 10
 	// idGroupEntriesMax is the most ids in one transfer_ids row; 48 entries
 	// of 18 bytes keep the row on its B-tree page.
 	idGroupEntriesMax = 48
@@ -68,6 +75,8 @@ func newBulk(head string, cols int, tail string) *bulk {
 // goroutine holding Store.wmu touches it, inside wconn.Raw.
 type writer struct {
 	dc    driver.Conn
+	av    *accountView           // the Store's; see accounts.go
+	fold  bool                   // this batch folds account_log into accounts
 	stmts map[string]driver.Stmt // single statements by SQL text
 	args  []driver.NamedValue    // ordinals 1..n, reused
 	vals  []driver.Value         // the values of the rows of one bulk insert
@@ -87,10 +96,15 @@ type writer struct {
 	order     []int32 // account indexes in id order (history)
 	acctOrder []int32 // b.Accounts indexes in id order
 	l0Buf     []byte  // level-0 history rows
-	rows      []l0Row
-	pieces    []l0Piece
-	l1Buf     []byte // level-1 history rows being compacted
-	l1Rows    []l1Row
+	packBuf   []byte  // level-0 rows being packed
+	packRows  []l0Row // their rows
+	packRow   l0Row   // the row being filled
+	// l0BytesMin is how many bytes of level-0 entries a shard gathers
+	// before they move to level 1 (l0BytesMin; tests change it).
+	l0BytesMin int64
+	pieces     []l0Piece
+	l1Buf      []byte // level-1 history rows being compacted
+	l1Rows     []l1Row
 }
 
 // l1Row is a level-1 history row being written: the account, its last
@@ -106,9 +120,10 @@ type idKey struct {
 	hi, lo, ts uint64
 }
 
-func newWriter(dc driver.Conn) *writer {
+func newWriter(dc driver.Conn, av *accountView) *writer {
 	return &writer{
 		dc:    dc,
+		av:    av,
 		stmts: map[string]driver.Stmt{},
 		assets: newBulk("INSERT INTO assets (shard, ledger, code, scale, timestamp) VALUES ",
 			5, ""),
@@ -124,7 +139,8 @@ func newWriter(dc driver.Conn) *writer {
 			5, ""),
 		expiries: newBulk("INSERT INTO expiries (shard, timestamp, pending_id) VALUES ",
 			3, ""),
-		acctIndex: map[ledger.ID]int32{},
+		acctIndex:  map[ledger.ID]int32{},
+		l0BytesMin: l0BytesMin,
 	}
 }
 
@@ -302,9 +318,12 @@ func (s *Store) CommitBatch(ctx context.Context, b *ledger.Batch) error {
 		return fmt.Errorf("sqlite: commit batch: %w", err)
 	}
 	defer s.wmu.Unlock()
+	if err := s.rebuildAccountsLocked(ctx); err != nil {
+		return fmt.Errorf("sqlite: commit batch: shard %d seq %d: %w", b.Shard, b.Seq, err)
+	}
 	err := s.wconn.Raw(func(dc any) error {
 		if s.w == nil || s.w.dc != dc {
-			s.w = newWriter(dc.(driver.Conn))
+			s.w = newWriter(dc.(driver.Conn), s.av)
 		}
 		return s.w.commit(ctx, b)
 	})
@@ -339,6 +358,7 @@ func (s *Store) restartWAL() {
 
 func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 	defer w.release()
+	w.fold = false
 	tx, err := w.dc.(driver.ConnBeginTx).BeginTx(context.Background(), driver.TxOptions{})
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -346,6 +366,7 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 	defer func() {
 		if err != nil {
 			if rerr := tx.Rollback(); rerr != nil {
+				w.av.ready.Store(false)
 				err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
 			}
 		}
@@ -378,9 +399,19 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if w.fold {
+		// Readers of the table and the overlay together wait or retry
+		// until both show the fold.
+		w.av.beginChange()
+		defer w.av.endChange()
+	}
 	if err := tx.Commit(); err != nil {
+		// The batch may or may not be durable: rebuild the overlay from
+		// what is.
+		w.av.ready.Store(false)
 		return fmt.Errorf("commit: %w", err)
 	}
+	w.av.apply(b.Shard, b.Accounts, w.acctOrder, w.fold)
 	return nil
 }
 
@@ -416,9 +447,11 @@ func (w *writer) writeAssets(ctx context.Context, b *ledger.Batch) error {
 	return conflict(w.insert(ctx, w.assets))
 }
 
-// writeAccounts upserts the batch's accounts in id order: sorted keys make
-// the B-tree seeks of consecutive rows hit the same pages, a quarter
-// cheaper than the batch's order.
+// writeAccounts writes the batch's accounts (see accounts.go): as one
+// account_log row of records in id order, or, when the log is full, by
+// folding: upserting the accounts the log holds and the batch's, in id
+// order (sorted keys make the B-tree seeks of consecutive rows hit the same
+// pages), and emptying the log.
 func (w *writer) writeAccounts(ctx context.Context, b *ledger.Batch) error {
 	w.acctOrder = w.acctOrder[:0]
 	for i := range b.Accounts {
@@ -427,15 +460,61 @@ func (w *writer) writeAccounts(ctx context.Context, b *ledger.Batch) error {
 	slices.SortFunc(w.acctOrder, func(x, y int32) int {
 		return bytes.Compare(b.Accounts[x].ID[:], b.Accounts[y].ID[:])
 	})
-	n := len(b.Accounts) * store.AccountRecordSize
+	v := w.av
+	w.fold = len(b.Accounts) > 0 &&
+		(v.logRecords+len(b.Accounts) > v.recordsMax || v.logRows+1 > v.rowsMax)
+	if !w.fold {
+		if len(b.Accounts) == 0 {
+			return nil
+		}
+		n := len(b.Accounts) * store.AccountRecordSize
+		w.accts = slices.Grow(w.accts[:0], n)[:n]
+		for i, a := range w.acctOrder {
+			store.EncodeAccount(w.accts[i*store.AccountRecordSize:], &b.Accounts[a])
+		}
+		return w.exec("INSERT INTO account_log (shard, batch, records) VALUES (?, ?, ?)",
+			int64(b.Shard), int64(b.Seq), w.accts)
+	}
+	// The overlay (v.ids, v.m) changes only under Store.wmu, which the
+	// caller holds: it is read here without v.mu.
+	n := (len(v.ids) + len(b.Accounts)) * store.AccountRecordSize
 	w.accts = slices.Grow(w.accts[:0], n)[:n]
 	w.vals = w.vals[:0]
-	for i, a := range w.acctOrder {
-		rec := w.accts[i*store.AccountRecordSize : (i+1)*store.AccountRecordSize]
-		store.EncodeAccount(rec, &b.Accounts[a])
-		w.vals = append(w.vals, rec[:16], int64(b.Shard), rec)
+	k := 0
+	add := func(a *ledger.Account, shard uint32) {
+		rec := w.accts[k*store.AccountRecordSize : (k+1)*store.AccountRecordSize]
+		k++
+		store.EncodeAccount(rec, a)
+		w.vals = append(w.vals, rec[:16], int64(shard), rec)
 	}
-	return w.insert(ctx, w.accounts)
+	i, j := 0, 0
+	for i < len(v.ids) || j < len(w.acctOrder) {
+		c := -1 // the overlay's next id comes first
+		switch {
+		case i == len(v.ids):
+			c = 1
+		case j < len(w.acctOrder):
+			c = compareID(v.ids[i], b.Accounts[w.acctOrder[j]].ID)
+		}
+		if c < 0 {
+			e := v.m[v.ids[i]]
+			add(&e.account, e.shard)
+			i++
+			continue
+		}
+		if c == 0 {
+			i++ // the batch has the newer state
+		}
+		add(&b.Accounts[w.acctOrder[j]], b.Shard)
+		j++
+	}
+	if err := w.insert(ctx, w.accounts); err != nil {
+		return err
+	}
+	if v.logRows > 0 {
+		return w.exec("DELETE FROM account_log")
+	}
+	return nil
 }
 
 func (w *writer) writeTransfers(ctx context.Context, b *ledger.Batch) error {
@@ -504,42 +583,12 @@ func (w *writer) writeHistory(ctx context.Context, b *ledger.Batch) error {
 		w.order = append(w.order, int32(i))
 	}
 	slices.SortFunc(w.order, func(x, y int32) int { return bytes.Compare(w.acctIDs[x][:], w.acctIDs[y][:]) })
-	w.l0Buf, w.rows = w.l0Buf[:0], w.rows[:0]
-	row := l0Row{}
+	w.packStart()
 	for _, a := range w.order {
-		tss := w.tsList[w.offsets[a] : w.offsets[a]+w.counts[a]]
-		for len(tss) > 0 {
-			space := l0RowBytesMax - (len(w.l0Buf) - row.start) - l0RecordHeader
-			if space < maxVarintLen {
-				w.rows = append(w.rows, row)
-				row = l0Row{start: len(w.l0Buf)}
-				continue
-			}
-			if len(w.l0Buf) == row.start {
-				row.min = a
-			}
-			row.max = a
-			w.l0Buf = append(w.l0Buf, w.acctIDs[a][:]...)
-			w.l0Buf = append(w.l0Buf, 0, 0) // the stream's length, below
-			start := len(w.l0Buf)
-			var n int
-			w.l0Buf, n = appendTimestamps(w.l0Buf, tss, space)
-			binary.BigEndian.PutUint16(w.l0Buf[start-2:], uint16(len(w.l0Buf)-start))
-			tss = tss[n:]
-		}
+		w.pack(w.acctIDs[a], w.tsList[w.offsets[a]:w.offsets[a]+w.counts[a]])
 	}
-	w.rows = append(w.rows, row)
 	batchTS := int64(b.Transfers[0].Timestamp)
-	w.vals = w.vals[:0]
-	for i, r := range w.rows {
-		end := len(w.l0Buf)
-		if i+1 < len(w.rows) {
-			end = w.rows[i+1].start
-		}
-		w.vals = append(w.vals, int64(b.Shard), batchTS, w.acctIDs[r.max][:], int64(i),
-			w.acctIDs[r.min][:], w.l0Buf[r.start:end])
-	}
-	if err := w.insert(ctx, w.recent); err != nil {
+	if err := w.insertL0(ctx, b.Shard, batchTS); err != nil {
 		return err
 	}
 	if err := w.exec("INSERT INTO history_batches (shard, first_ts, last_ts) VALUES (?, ?, ?)",
@@ -550,17 +599,75 @@ func (w *writer) writeHistory(ctx context.Context, b *ledger.Batch) error {
 	if err != nil {
 		return err
 	}
-	if n >= historyBatchesMax {
-		return w.compactHistory(ctx, b.Shard)
+	if n < historyBatchesMax {
+		return nil
 	}
-	return nil
+	// Small batches leave little history per account: rather than give
+	// every account a short level-1 row (a B-tree page write each), merge
+	// level 0 into one level-0 batch until it holds enough.
+	size, _, err := w.queryInt64("SELECT coalesce(sum(length(entries)), 0) FROM account_transfers_recent WHERE shard = ?",
+		int64(b.Shard))
+	if err != nil {
+		return err
+	}
+	return w.compactHistory(ctx, b.Shard, size >= w.l0BytesMin)
 }
 
-// l0Row is a level-0 history row being packed: its start in writer.l0Buf
-// and the indexes of its first and last accounts.
+// packStart starts packing level-0 rows into packBuf and packRows.
+func (w *writer) packStart() {
+	w.packBuf, w.packRows = w.packBuf[:0], w.packRows[:0]
+	w.packRow = l0Row{}
+}
+
+// pack appends an account's ascending timestamps to the level-0 rows being
+// packed; accounts come in id order. A row holds up to l0RowBytesMax bytes
+// of records; a long list continues in the next row.
+func (w *writer) pack(account ledger.ID, tss []uint64) {
+	for len(tss) > 0 {
+		row := &w.packRow
+		space := l0RowBytesMax - (len(w.packBuf) - row.start) - l0RecordHeader
+		if space < maxVarintLen {
+			w.packRows = append(w.packRows, *row)
+			*row = l0Row{start: len(w.packBuf)}
+			continue
+		}
+		if len(w.packBuf) == row.start {
+			row.min = account
+		}
+		row.max = account
+		w.packBuf = append(w.packBuf, account[:]...)
+		w.packBuf = append(w.packBuf, 0, 0) // the stream's length, below
+		start := len(w.packBuf)
+		var n int
+		w.packBuf, n = appendTimestamps(w.packBuf, tss, space)
+		binary.BigEndian.PutUint16(w.packBuf[start-2:], uint16(len(w.packBuf)-start))
+		tss = tss[n:]
+	}
+}
+
+// insertL0 inserts the packed rows as the level-0 batch batchTS.
+func (w *writer) insertL0(ctx context.Context, shard uint32, batchTS int64) error {
+	if len(w.packBuf) > w.packRow.start {
+		w.packRows = append(w.packRows, w.packRow)
+		w.packRow = l0Row{start: len(w.packBuf)}
+	}
+	w.vals = w.vals[:0]
+	for i := range w.packRows {
+		r := &w.packRows[i]
+		end := len(w.packBuf)
+		if i+1 < len(w.packRows) {
+			end = w.packRows[i+1].start
+		}
+		w.vals = append(w.vals, int64(shard), batchTS, r.max[:], int64(i), r.min[:], w.packBuf[r.start:end])
+	}
+	return w.insert(ctx, w.recent)
+}
+
+// l0Row is a level-0 history row being packed: its start in
+// writer.packBuf and its first and last accounts.
 type l0Row struct {
 	start    int
-	min, max int32
+	min, max ledger.ID
 }
 
 // l0Piece is one account's run of timestamps in a level-0 row, found by
@@ -570,12 +677,14 @@ type l0Piece struct {
 	off, end int32
 }
 
-// compactHistory moves the shard's level-0 history to level 1: it reads
-// the level-0 rows (batch by batch, each in account order), gathers each
-// account's runs in timestamp order, writes them as level-1 rows of up to
-// l1RowBytesMax bytes in account order (so each level-1 page is written
-// once) and deletes level 0.
-func (w *writer) compactHistory(ctx context.Context, shard uint32) error {
+// compactHistory reads the shard's level-0 rows (batch by batch, each in
+// account order) and gathers each account's runs in timestamp order. With
+// toLevel1 it writes them as level-1 rows of up to l1RowBytesMax bytes in
+// account order (so each level-1 page is written once) and deletes level
+// 0; otherwise it replaces level 0 with one level-0 batch holding them all
+// (from the first batch's first timestamp to the last one's last), which
+// readers probe once instead of once per batch.
+func (w *writer) compactHistory(ctx context.Context, shard uint32, toLevel1 bool) error {
 	st, err := w.stmt(`SELECT entries FROM account_transfers_recent
 		WHERE shard = ? ORDER BY batch_ts, max_account, part`)
 	if err != nil {
@@ -614,6 +723,9 @@ func (w *writer) compactHistory(ctx context.Context, shard uint32) error {
 	// Rows come batch by batch, so a stable sort by account keeps each
 	// account's runs in timestamp order.
 	slices.SortStableFunc(w.pieces, func(x, y l0Piece) int { return bytes.Compare(x.account[:], y.account[:]) })
+	if !toLevel1 {
+		return w.mergeLevel0(ctx, shard)
+	}
 	w.l1Buf, w.l1Rows = w.l1Buf[:0], w.l1Rows[:0]
 	for i := 0; i < len(w.pieces); {
 		account := w.pieces[i].account
@@ -647,6 +759,44 @@ func (w *writer) compactHistory(ctx context.Context, shard uint32) error {
 		return err
 	}
 	return w.exec("DELETE FROM history_batches WHERE shard = ?", int64(shard))
+}
+
+// mergeLevel0 replaces the shard's level-0 batches with one holding the
+// runs compactHistory gathered in w.pieces.
+func (w *writer) mergeLevel0(ctx context.Context, shard uint32) error {
+	first, _, err := w.queryInt64("SELECT min(first_ts) FROM history_batches WHERE shard = ?", int64(shard))
+	if err != nil {
+		return err
+	}
+	last, _, err := w.queryInt64("SELECT max(last_ts) FROM history_batches WHERE shard = ?", int64(shard))
+	if err != nil {
+		return err
+	}
+	w.packStart()
+	for i := 0; i < len(w.pieces); {
+		account := w.pieces[i].account
+		w.tsList = w.tsList[:0]
+		for ; i < len(w.pieces) && w.pieces[i].account == account; i++ {
+			err := eachTimestamp(w.l0Buf[w.pieces[i].off:w.pieces[i].end], func(ts uint64) bool {
+				w.tsList = append(w.tsList, ts)
+				return true
+			})
+			if err != nil {
+				return fmt.Errorf("level-0 history of account %v: %w", account, err)
+			}
+		}
+		w.pack(account, w.tsList)
+	}
+	if err := w.exec("DELETE FROM account_transfers_recent WHERE shard = ?", int64(shard)); err != nil {
+		return err
+	}
+	if err := w.exec("DELETE FROM history_batches WHERE shard = ?", int64(shard)); err != nil {
+		return err
+	}
+	if err := w.insertL0(ctx, shard, first); err != nil {
+		return err
+	}
+	return w.exec("INSERT INTO history_batches (shard, first_ts, last_ts) VALUES (?, ?, ?)", int64(shard), first, last)
 }
 
 // writeIDs writes the batch's transfer ids: sorted, cut into groups of up

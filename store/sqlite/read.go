@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/agentpay/agentpay/ledger"
@@ -83,15 +84,43 @@ func (s *Store) load(ctx context.Context, shard uint32, l ledger.Loader) error {
 		return err
 	}
 
+	// An account's state is its row in accounts overridden by its last
+	// record in account_log (accounts.go); accounts go out in id order.
+	logged := map[ledger.ID]ledger.Account{}
+	if err := eachRow(ctx, tx, "account log", func(r *sql.Rows) error {
+		var recs sql.RawBytes
+		if err := r.Scan(&recs); err != nil {
+			return err
+		}
+		return decodeLogRecords(recs, func(a ledger.Account) { logged[a.ID] = a })
+	}, "SELECT records FROM account_log WHERE shard = ? ORDER BY seq", shard); err != nil {
+		return err
+	}
+	ids := make([]ledger.ID, 0, len(logged))
+	for id := range logged {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, compareID)
 	if err := eachRow(ctx, tx, "accounts", func(r *sql.Rows) error {
 		a, err := scanAccount(r)
 		if err != nil {
 			return err
 		}
+		for len(ids) > 0 && compareID(ids[0], a.ID) < 0 {
+			l.Account(logged[ids[0]]) // created since the last fold
+			ids = ids[1:]
+		}
+		if len(ids) > 0 && ids[0] == a.ID {
+			a = logged[a.ID]
+			ids = ids[1:]
+		}
 		l.Account(a)
 		return nil
 	}, "SELECT "+accountColumns+" FROM accounts WHERE shard = ? ORDER BY id", shard); err != nil {
 		return err
+	}
+	for _, id := range ids {
+		l.Account(logged[id])
 	}
 
 	if err := eachRow(ctx, tx, "transfers", func(r *sql.Rows) error {
@@ -175,8 +204,20 @@ func (s *Store) ListAssets(ctx context.Context) ([]ledger.Asset, error) {
 }
 
 // GetAccount returns a committed account or an error wrapping
-// store.ErrNotFound.
+// store.ErrNotFound: from the overlay if the account changed since the
+// last fold, else from the accounts table.
 func (s *Store) GetAccount(ctx context.Context, id ledger.ID) (ledger.Account, error) {
+	if s.isClosed.Load() {
+		return ledger.Account{}, fmt.Errorf("sqlite: get account: %w", errClosed)
+	}
+	if err := s.ensureAccounts(ctx); err != nil {
+		return ledger.Account{}, fmt.Errorf("sqlite: get account: %w", err)
+	}
+	// A miss here means the table holds the account's latest state, as of
+	// now or a later fold: the query below runs after this lookup.
+	if e, ok := s.av.get(id); ok {
+		return e.account, nil
+	}
 	st, err := s.rstmt(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id = ?")
 	if err != nil {
 		return ledger.Account{}, fmt.Errorf("sqlite: get account: %w", err)
@@ -193,31 +234,71 @@ func (s *Store) GetAccount(ctx context.Context, id ledger.ID) (ledger.Account, e
 
 // ListAccounts returns up to limit (1..store.PageLimitMax) accounts with an
 // id greater than after, in id order; Next is the last id of the page when
-// more accounts follow.
+// more accounts follow. The page merges the accounts table with the
+// overlay, retrying if a fold overlapped the read, so it shows one
+// committed batch.
 func (s *Store) ListAccounts(ctx context.Context, after ledger.ID, limit int) (store.AccountPage, error) {
 	var page store.AccountPage
 	if err := store.CheckPageLimit(limit); err != nil {
+		return page, fmt.Errorf("sqlite: list accounts: %w", err)
+	}
+	if s.isClosed.Load() {
+		return page, fmt.Errorf("sqlite: list accounts: %w", errClosed)
+	}
+	if err := s.ensureAccounts(ctx); err != nil {
 		return page, fmt.Errorf("sqlite: list accounts: %w", err)
 	}
 	st, err := s.rstmt(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id > ? ORDER BY id LIMIT ?")
 	if err != nil {
 		return page, fmt.Errorf("sqlite: list accounts: %w", err)
 	}
-	rows, err := st.QueryContext(ctx, after[:], limit+1)
-	if err != nil {
-		return page, fmt.Errorf("sqlite: list accounts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAccount(rows)
+	var table, overlay []ledger.Account
+	err = s.av.consistent(func() error {
+		table, overlay = table[:0], overlay[:0]
+		rows, err := st.QueryContext(ctx, after[:], limit+1)
 		if err != nil {
-			return store.AccountPage{}, fmt.Errorf("sqlite: list accounts: %w", err)
+			return err
 		}
-		page.Accounts = append(page.Accounts, a)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			a, err := scanAccount(rows)
+			if err != nil {
+				return err
+			}
+			table = append(table, a)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		overlay = s.av.after(overlay, after, limit+1)
+		return nil
+	})
+	if err != nil {
 		return store.AccountPage{}, fmt.Errorf("sqlite: list accounts: %w", err)
 	}
+	// Both lists are sorted and hold the first limit+1 ids of their
+	// source, so the merge's first limit+1 are the page and the next.
+	all := make([]ledger.Account, 0, min(len(table)+len(overlay), limit+1))
+	for len(all) <= limit && (len(table) > 0 || len(overlay) > 0) {
+		c := 1 // the overlay's next account comes first
+		switch {
+		case len(overlay) == 0:
+			c = -1
+		case len(table) > 0:
+			c = compareID(table[0].ID, overlay[0].ID)
+		}
+		if c < 0 {
+			all = append(all, table[0])
+			table = table[1:]
+			continue
+		}
+		if c == 0 {
+			table = table[1:] // the overlay has the newer state
+		}
+		all = append(all, overlay[0])
+		overlay = overlay[1:]
+	}
+	page.Accounts = all
 	if len(page.Accounts) > limit {
 		page.Accounts = page.Accounts[:limit]
 		page.Next = page.Accounts[limit-1].ID
@@ -276,8 +357,11 @@ func (s *Store) GetTransfer(ctx context.Context, id ledger.ID) (ledger.TransferR
 }
 
 func (s *Store) getTransfer(ctx context.Context, id ledger.ID) (ledger.TransferRecord, error) {
+	// Groups whose ranges hold id; the nearest (largest min_id) first,
+	// which is the one holding id unless ranges of several batches
+	// overlap.
 	st, err := s.rstmt(ctx, `SELECT shard, entries FROM transfer_ids
-		WHERE prefix = ?1 AND min_id <= ?2 AND max_id >= ?2`)
+		WHERE prefix = ?1 AND min_id <= ?2 AND max_id >= ?2 ORDER BY min_id DESC`)
 	if err != nil {
 		return ledger.TransferRecord{}, err
 	}
@@ -290,7 +374,7 @@ func (s *Store) getTransfer(ctx context.Context, id ledger.ID) (ledger.TransferR
 		ts    uint64
 		found bool
 	)
-	for rows.Next() && !found {
+	for !found && rows.Next() {
 		var sh int64
 		var entries sql.RawBytes
 		if err := rows.Scan(&sh, &entries); err != nil {
@@ -361,6 +445,16 @@ func (s *Store) listAccountTransfers(ctx context.Context, account ledger.ID, aft
 	if after >= math.MaxInt64 {
 		return page, nil // no timestamp is larger
 	}
+	if s.isClosed.Load() {
+		return page, errClosed
+	}
+	if err := s.ensureAccounts(ctx); err != nil {
+		return page, err
+	}
+	// The account's shard: from the overlay, looked up before the snapshot
+	// below starts (as in GetAccount), or from the accounts table.
+	e, known := s.av.get(account)
+	shard := e.shard
 	// One snapshot for the history and the records; limit+1 references
 	// tell whether another page follows.
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -368,15 +462,17 @@ func (s *Store) listAccountTransfers(ctx context.Context, account ledger.ID, aft
 		return page, err
 	}
 	defer tx.Rollback()
-	var sh int64
-	err = tx.QueryRowContext(ctx, "SELECT shard FROM accounts WHERE id = ?", account[:]).Scan(&sh)
-	if errors.Is(err, sql.ErrNoRows) {
-		return page, nil // an unknown account has no transfers
+	if !known {
+		var sh int64
+		err = tx.QueryRowContext(ctx, "SELECT shard FROM accounts WHERE id = ?", account[:]).Scan(&sh)
+		if errors.Is(err, sql.ErrNoRows) {
+			return page, nil // an unknown account has no transfers
+		}
+		if err != nil {
+			return page, err
+		}
+		shard = uint32(sh)
 	}
-	if err != nil {
-		return page, err
-	}
-	shard := uint32(sh)
 	refs := make([]uint64, 0, min(limit+1, 64))
 	// collect appends the timestamps above after from rows of
 	// timestamps, until it has limit+1.

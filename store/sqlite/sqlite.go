@@ -10,13 +10,17 @@
 // of it.
 //
 // A batch is written compactly so that one transaction carries thousands of
-// transfers at little per-transfer cost: transfers as 128-byte records, 64
-// to a row; the accounts that changed as one upsert each (a 132-byte
-// record); per-account history packed per batch (level 0) and merged per
-// account every 32 batches (level 1); and the transfer-id index in groups
-// of ids that share a 48-bit prefix. Rows are written in key order, so a
-// commit appends pages rather than touching one page per account or
-// transfer. The schema and its rationale are in migrations/0001_init.sql.
+// transfers at little per-transfer cost, and a small batch costs a few page
+// writes, not a few per transfer: transfers as 128-byte records, 64 to a
+// row; the accounts that changed as one row of 132-byte records appended
+// to account_log, folded into the accounts table (one upsert per account,
+// in id order) every so often, with the accounts changed since in memory
+// for readers (accounts.go); per-account history packed per batch (level
+// 0), level 0 merged into one batch every 32 batches and moved to
+// per-account rows (level 1) once it holds enough; and the transfer-id
+// index in groups of ids that share a 48-bit prefix. Rows are written in
+// key order, so a commit appends pages rather than touching one page per
+// account or transfer. The schema and its rationale are in migrations/.
 //
 // The writer connection never checkpoints: a background goroutine, on its
 // own connection, copies the WAL into the database file (PASSIVE
@@ -45,6 +49,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentpay/agentpay/store"
@@ -90,7 +95,9 @@ type Store struct {
 	w      *writer // CommitBatch's prepared statements and buffers; nil until first use
 	closed bool
 
-	rstmts      sync.Map // query -> *sql.Stmt on rdb, see rstmt
+	av          *accountView // accounts changed since the last fold, see accounts.go
+	isClosed    atomic.Bool  // set by Close, for reads served from memory
+	rstmts      sync.Map     // query -> *sql.Stmt on rdb, see rstmt
 	ckpt        *checkpointer
 	busyTimeout time.Duration
 }
@@ -183,7 +190,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	cdb.SetConnMaxIdleTime(0)
 
 	return &Store{path: path, rdb: rdb, wdb: wdb, wconn: wconn, ckpt: startCheckpointer(cdb),
-		busyTimeout: opts.BusyTimeout}, nil
+		av: newAccountView(), busyTimeout: opts.BusyTimeout}, nil
 }
 
 // Path returns the file name the Store was opened with.
@@ -198,6 +205,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.isClosed.Store(true)
 	var errs []error
 	if s.w != nil {
 		errs = append(errs, s.wconn.Raw(func(any) error { return s.w.close() }))
