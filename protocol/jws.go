@@ -1,0 +1,267 @@
+package protocol
+
+// The ACT JWS profile: compact serialization only; a protected header of
+// exactly {alg, kid, typ}; alg EdDSA (or ES256, verified); kid the
+// signer's RFC 7638 thumbprint; canonical unpadded base64url; the
+// signature checked over the exact bytes received before the payload is
+// decoded; the payload strict JSON.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// jwsB64 is unpadded base64url that refuses non-canonical encodings, so
+// one signed object has exactly one byte form up to its signature.
+var jwsB64 = base64.RawURLEncoding.Strict()
+
+// Header is the protected header of an ACT JWS. It has exactly these
+// three members.
+type Header struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+// compactJWS is a parsed, not yet verified, compact JWS.
+type compactJWS struct {
+	header       Header
+	signingInput []byte // raw[:second dot]: what the signature covers
+	payloadB64   []byte
+	sig          []byte
+}
+
+// ParseHeader returns the protected header of a compact JWS without
+// verifying anything else, for routing (KindOfTyp) and for explaining a
+// failure. Errors are *Failure with CodeJWSTooLarge, CodeJWSMalformed,
+// CodeJWSHeaderInvalid or CodeAlgUnsupported.
+func ParseHeader(compact []byte) (Header, error) {
+	c, err := parseCompact(compact)
+	if err != nil {
+		return Header{}, err
+	}
+	return c.header, nil
+}
+
+// parseCompact splits and checks the framing and the header.
+func parseCompact(raw []byte) (*compactJWS, error) {
+	if len(raw) > JWSBytesMax {
+		return nil, fail(CodeJWSTooLarge, "", fmt.Sprintf("%d bytes, limit %d", len(raw), JWSBytesMax))
+	}
+	d1 := bytes.IndexByte(raw, '.')
+	if d1 < 0 {
+		return nil, fail(CodeJWSMalformed, "", "not three dot-separated parts")
+	}
+	d2 := bytes.IndexByte(raw[d1+1:], '.')
+	if d2 < 0 {
+		return nil, fail(CodeJWSMalformed, "", "not three dot-separated parts")
+	}
+	d2 += d1 + 1
+	if bytes.IndexByte(raw[d2+1:], '.') >= 0 {
+		return nil, fail(CodeJWSMalformed, "", "more than three parts (JWE or detached forms are not ACT)")
+	}
+	hb64, pb64, sb64 := raw[:d1], raw[d1+1:d2], raw[d2+1:]
+	if len(hb64) == 0 || len(pb64) == 0 || len(sb64) == 0 {
+		return nil, fail(CodeJWSMalformed, "", "an empty part")
+	}
+	if jwsB64.DecodedLen(len(hb64)) > HeaderBytesMax {
+		return nil, fail(CodeJWSTooLarge, "header", fmt.Sprintf("limit %d bytes", HeaderBytesMax))
+	}
+	hdr := make([]byte, jwsB64.DecodedLen(len(hb64)))
+	n, err := jwsB64.Decode(hdr, hb64)
+	if err != nil {
+		return nil, failWrap(CodeJWSMalformed, "header", fmt.Errorf("base64url: %w", err))
+	}
+	hdr = hdr[:n]
+	sig := make([]byte, jwsB64.DecodedLen(len(sb64)))
+	n, err = jwsB64.Decode(sig, sb64)
+	if err != nil {
+		return nil, failWrap(CodeJWSMalformed, "signature", fmt.Errorf("base64url: %w", err))
+	}
+	sig = sig[:n]
+	var h Header
+	if err := decodeStrict(hdr, &h); err != nil {
+		var f *Failure
+		if errors.As(err, &f) && f.Code == CodeJWSTooLarge {
+			return nil, err
+		}
+		return nil, failWrap(CodeJWSHeaderInvalid, "header", err)
+	}
+	switch h.Alg {
+	case AlgEdDSA, AlgES256:
+	case "":
+		return nil, fail(CodeJWSHeaderInvalid, "header.alg", "missing")
+	default:
+		return nil, fail(CodeAlgUnsupported, "header.alg", fmt.Sprintf("%q; ACT accepts EdDSA and ES256", h.Alg))
+	}
+	if h.Typ == "" {
+		return nil, fail(CodeJWSHeaderInvalid, "header.typ", "missing")
+	}
+	if !isThumbprint(h.Kid) {
+		return nil, fail(CodeJWSHeaderInvalid, "header.kid", "not an RFC 7638 SHA-256 thumbprint")
+	}
+	return &compactJWS{header: h, signingInput: raw[:d2], payloadB64: pb64, sig: sig}, nil
+}
+
+// isThumbprint reports whether s has the shape of a SHA-256 thumbprint:
+// 43 characters of canonical unpadded base64url.
+func isThumbprint(s string) bool {
+	if len(s) != hashBytesB64 {
+		return false
+	}
+	_, err := jwsB64.DecodeString(s)
+	return err == nil
+}
+
+// signCompact makes the compact JWS of payload with header {alg, kid,
+// typ}.
+func signCompact(s Signer, typ string, payload []byte) ([]byte, error) {
+	alg := s.Algorithm()
+	if alg != AlgEdDSA && alg != AlgES256 {
+		return nil, fmt.Errorf("protocol: sign: signer algorithm %q is not EdDSA or ES256", alg)
+	}
+	if s.KeyID() != s.PublicKey().KeyID() || !isThumbprint(s.KeyID()) {
+		return nil, errors.New("protocol: sign: signer key id is not its public key's thumbprint")
+	}
+	hdr, err := json.Marshal(Header{Alg: alg, Kid: s.KeyID(), Typ: typ})
+	if err != nil {
+		return nil, fmt.Errorf("protocol: sign: header: %w", err)
+	}
+	hl, pl := jwsB64.EncodedLen(len(hdr)), jwsB64.EncodedLen(len(payload))
+	out := make([]byte, hl+1+pl, hl+1+pl+1+jwsB64.EncodedLen(64))
+	jwsB64.Encode(out, hdr)
+	out[hl] = '.'
+	jwsB64.Encode(out[hl+1:], payload)
+	sig, err := s.SignMessage(out)
+	if err != nil {
+		return nil, fmt.Errorf("protocol: sign: %w", err)
+	}
+	if len(sig) != 64 {
+		return nil, fmt.Errorf("protocol: sign: signer returned %d bytes, want 64", len(sig))
+	}
+	if _, own := s.(*Ed25519PrivateKey); !own && !s.PublicKey().Verify(alg, out, sig) {
+		// An external signer (HSM, KMS) is checked once per signature; this
+		// package's own key type is not, which halves the cost of signing.
+		return nil, errors.New("protocol: sign: signer's signature does not verify with its public key")
+	}
+	out = append(out, '.')
+	out = jwsB64.AppendEncode(out, sig)
+	if len(out) > JWSBytesMax {
+		return nil, fail(CodeJWSTooLarge, "", fmt.Sprintf("signed object is %d bytes, limit %d", len(out), JWSBytesMax))
+	}
+	return out, nil
+}
+
+// decodeStrict decodes one JSON value into v, refusing what a lenient
+// decoder would let two implementations read differently: invalid UTF-8,
+// a repeated member, a member name that is not lower-case ASCII
+// ([a-z0-9_], unescaped, so encoding/json's case-insensitive matching
+// cannot apply), null, nesting deeper than JSONDepthMax, unknown members
+// (where v's type does not say otherwise) and trailing data.
+func decodeStrict(data []byte, v any) error {
+	if err := checkJSONShape(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) != 0 {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+// jsonFrame is one open container of checkJSONShape's scan.
+type jsonFrame struct {
+	object    bool
+	expectKey bool     // in an object: the next string is a member name
+	keys      []string // member names seen (objects have few: a linear scan)
+}
+
+// checkJSONShape scans data once and enforces the structural rules of
+// decodeStrict: valid UTF-8, member names of [a-z0-9_] without escapes
+// and not repeated, no null, depth at most JSONDepthMax. It does not
+// check the JSON grammar; the decoder that runs next does.
+func checkJSONShape(data []byte) error {
+	if !utf8.Valid(data) {
+		return errors.New("not valid UTF-8")
+	}
+	var stack []jsonFrame
+	for i := 0; i < len(data); {
+		c := data[i]
+		switch c {
+		case '{', '[':
+			if len(stack) >= JSONDepthMax {
+				return fail(CodeJWSTooLarge, "", fmt.Sprintf("JSON nests deeper than %d", JSONDepthMax))
+			}
+			stack = append(stack, jsonFrame{object: c == '{', expectKey: c == '{'})
+			i++
+		case '}', ']':
+			if len(stack) == 0 {
+				return errors.New("unbalanced JSON")
+			}
+			stack = stack[:len(stack)-1]
+			i++
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
+			}
+			i++
+		case '"':
+			j, escaped := i+1, false
+			for j < len(data) && data[j] != '"' {
+				if data[j] == '\\' {
+					escaped = true
+					j++
+				}
+				j++
+			}
+			if j >= len(data) {
+				return errors.New("unterminated string")
+			}
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+				top := &stack[n-1]
+				name := data[i+1 : j]
+				if escaped || !isMemberName(string(name)) {
+					return fmt.Errorf("member name %q is not lower-case ASCII [a-z0-9_]", name)
+				}
+				for _, k := range top.keys {
+					if k == string(name) {
+						return fmt.Errorf("member %q repeated", name)
+					}
+				}
+				top.keys = append(top.keys, string(name))
+				top.expectKey = false
+			}
+			i = j + 1
+		case 'n':
+			return errors.New("null is not allowed (omit the member instead)")
+		default:
+			i++
+		}
+	}
+	if len(stack) != 0 {
+		return errors.New("unbalanced JSON")
+	}
+	return nil
+}
+
+// isMemberName reports whether s is 1..64 characters of [a-z0-9_].
+func isMemberName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
