@@ -505,6 +505,7 @@ func VerifyRequest(r *http.Request, body []byte, opts VerifyOptions) (*VerifiedR
 		return nil, err
 	}
 	var sp strings.Builder
+	sp.Grow(512)
 	if err := sfWriteInnerList(&sp, in.Inner, in.Params); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSignatureMalformed, err)
 	}
@@ -959,6 +960,7 @@ func (v requestView) requestTarget() string {
 // params is the serialized inner list of the Signature-Input member.
 func signatureBase(v requestView, components []string, params string) ([]byte, error) {
 	var b strings.Builder
+	b.Grow(1024)
 	for _, c := range components {
 		value, err := v.componentValue(c)
 		if err != nil {
