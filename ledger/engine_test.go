@@ -291,5 +291,6 @@ func BenchmarkEngine(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(res.PerSecond(), "transfers/s")
+		b.ReportMetric(0, "ns/op") // it runs at most 2,000 transfers whatever b.N is
 	})
 }
