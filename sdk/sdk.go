@@ -47,6 +47,7 @@ type Client struct {
 	apiKey    string
 	http      *http.Client
 	userAgent string
+	signer    protocol.RequestSigner // nil: requests are not signed
 }
 
 // Option configures a Client.
@@ -102,12 +103,13 @@ func NewIdempotencyKey() string { return "sdk_" + rand.Text() }
 // 2xx response into out.
 func (c *Client) do(ctx context.Context, op, method, path, idempotencyKey string, in, out any) error {
 	var body io.Reader
+	var reqBody []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("agentpay: %s: encoding request: %w", op, err)
 		}
-		body = bytes.NewReader(b)
+		body, reqBody = bytes.NewReader(b), b
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.baseURL+path, body)
 	if err != nil {
@@ -126,6 +128,11 @@ func (c *Client) do(ctx context.Context, op, method, path, idempotencyKey string
 			idempotencyKey = NewIdempotencyKey()
 		}
 		req.Header.Set(protocol.HeaderIdempotencyKey, idempotencyKey)
+	}
+	if c.signer != nil {
+		if err := protocol.SignRequest(req, reqBody, c.signer, protocol.SignOptions{}); err != nil {
+			return fmt.Errorf("agentpay: %s: signing request: %w", op, err)
+		}
 	}
 	res, err := c.http.Do(req)
 	if err != nil {

@@ -47,6 +47,7 @@ func newRootCommand() *cobra.Command {
 		newDemoCommand(cf),
 		newBenchCommand(cf),
 		newVersionCommand(),
+		newVerifyCommand(),
 	)
 	root.AddCommand(newClientCommands(cf)...)
 	return root
