@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,14 +63,21 @@ type Idempotency struct {
 	Render func(results []Result) (status int, body []byte)
 }
 
+// CommitHistogramBuckets is the number of buckets of Stats.CommitHistogram.
+const CommitHistogramBuckets = 24
+
 // Stats are the engine's counters since it started.
 type Stats struct {
-	Batches       uint64 // batches committed
-	Events        uint64 // events in committed batches (assets, accounts, transfers, expiries)
-	Transfers     uint64 // transfers committed
-	Requests      uint64 // requests answered
-	CommitNanos   uint64 // total time spent in Store.CommitBatch
-	QueueRequests int    // requests waiting now
+	Batches     uint64 // batches committed
+	Events      uint64 // events in committed batches (assets, accounts, transfers, expiries)
+	Transfers   uint64 // transfers committed
+	Requests    uint64 // requests answered
+	CommitNanos uint64 // total time spent in Store.CommitBatch
+	// CommitHistogram counts commits by duration: bucket i holds the
+	// commits that took less than 2^i microseconds (the last bucket, the
+	// rest). Bucket 10 is about 1 ms, bucket 17 about 131 ms.
+	CommitHistogram [CommitHistogramBuckets]uint64
+	QueueRequests   int // requests waiting now
 }
 
 // Engine is the single writer of one shard. Create it with Open, then
@@ -90,6 +98,7 @@ type Engine struct {
 	failed     atomic.Pointer[error]
 
 	batches, events, transfers, requests, commitNanos atomic.Uint64
+	commitHistogram                                   [CommitHistogramBuckets]atomic.Uint64
 }
 
 type requestKind uint8
@@ -198,13 +207,18 @@ func (e *Engine) Err() error {
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
+	var h [CommitHistogramBuckets]uint64
+	for i := range h {
+		h[i] = e.commitHistogram[i].Load()
+	}
 	return Stats{
-		Batches:       e.batches.Load(),
-		Events:        e.events.Load(),
-		Transfers:     e.transfers.Load(),
-		Requests:      e.requests.Load(),
-		CommitNanos:   e.commitNanos.Load(),
-		QueueRequests: len(e.queue),
+		CommitHistogram: h,
+		Batches:         e.batches.Load(),
+		Events:          e.events.Load(),
+		Transfers:       e.transfers.Load(),
+		Requests:        e.requests.Load(),
+		CommitNanos:     e.commitNanos.Load(),
+		QueueRequests:   len(e.queue),
 	}
 }
 
@@ -418,7 +432,10 @@ func (e *Engine) commitLoop() {
 		if err != nil {
 			err = fmt.Errorf("%w: commit batch %d: %w", ErrFailed, pb.batch.Seq, err)
 		} else {
-			e.commitNanos.Add(uint64(time.Since(start)))
+			took := time.Since(start)
+			e.commitNanos.Add(uint64(took))
+			bucket := bits.Len64(uint64(took.Microseconds()))
+			e.commitHistogram[min(bucket, CommitHistogramBuckets-1)].Add(1)
 			e.batches.Add(1)
 			e.events.Add(uint64(pb.batch.Events()))
 			e.transfers.Add(uint64(len(pb.batch.Transfers)))

@@ -22,6 +22,7 @@ func newBenchCommand(cf *clientFlags) *cobra.Command {
 		duration                                   time.Duration
 		skipEngine, skipHTTP, remote               bool
 		cpuProfile                                 string
+		rate                                       float64
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -65,7 +66,7 @@ The server is started in-process on a temporary data directory unless
 				}
 			}
 			if !skipHTTP {
-				return benchHTTP(ctx, cmd, cf, dir, remote, accounts, concurrency, duration)
+				return benchHTTP(ctx, cmd, cf, dir, remote, accounts, concurrency, duration, rate)
 			}
 			return nil
 		},
@@ -79,6 +80,7 @@ The server is started in-process on a temporary data directory unless
 	f.BoolVar(&skipEngine, "skip-engine", false, "skip the engine runs")
 	f.BoolVar(&skipHTTP, "skip-http", false, "skip the HTTP runs")
 	f.BoolVar(&remote, "remote", false, "load the server at --url instead of an in-process one")
+	f.Float64Var(&rate, "rate", 0, "requests/s of the open loop (default: half the closed loop's peak)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
 }
@@ -125,7 +127,7 @@ func benchEngine(ctx context.Context, cmd *cobra.Command, dir string, transfers,
 	return nil
 }
 
-func benchHTTP(ctx context.Context, cmd *cobra.Command, cf *clientFlags, dir string, remote bool, accounts, concurrency int, duration time.Duration) error {
+func benchHTTP(ctx context.Context, cmd *cobra.Command, cf *clientFlags, dir string, remote bool, accounts, concurrency int, duration time.Duration, rate float64) error {
 	out := cmd.OutOrStdout()
 	url, key := cf.url, cf.apiKey
 	stats := func() ledger.Stats { return ledger.Stats{} }
@@ -145,9 +147,10 @@ func benchHTTP(ctx context.Context, cmd *cobra.Command, cf *clientFlags, dir str
 			return
 		}
 		commit := time.Duration(after.CommitNanos - before.CommitNanos)
-		fmt.Fprintf(out, "%-44s %d batches, %.1f requests/batch, commit %.2f ms/batch (%.0f%% of wall time)\n", "",
+		fmt.Fprintf(out, "%-44s %d batches, %.1f requests/batch, commit %.2f ms/batch (%.0f%% of wall time), commit p99 < %s\n", "",
 			batches, float64(after.Requests-before.Requests)/float64(batches),
-			float64(commit)/float64(batches)/1e6, 100*float64(commit)/float64(elapsed))
+			float64(commit)/float64(batches)/1e6, 100*float64(commit)/float64(elapsed),
+			commitP99(before.CommitHistogram, after.CommitHistogram))
 	}
 	c := bench.NewHTTPClient(url, key, concurrency)
 	ids, err := bench.SetupHTTP(ctx, c, accounts)
@@ -163,9 +166,29 @@ func benchHTTP(ctx context.Context, cmd *cobra.Command, cf *clientFlags, dir str
 	if half < 1 {
 		return fmt.Errorf("bench: closed loop completed no transfers")
 	}
+	if rate > 0 {
+		half = rate
+	}
 	before = stats()
 	open := bench.HTTPOpenLoop(ctx, c, ids, half, duration, firstID+uint64(peak.Requests)+1)
 	fmt.Fprintln(out, open)
 	report(before, open.Elapsed)
 	return nil
+}
+
+// commitP99 returns the upper bound of the histogram bucket holding the
+// 99th percentile of the commits between two snapshots.
+func commitP99(before, after [ledger.CommitHistogramBuckets]uint64) time.Duration {
+	var total uint64
+	for i := range after {
+		total += after[i] - before[i]
+	}
+	var seen uint64
+	for i := range after {
+		seen += after[i] - before[i]
+		if seen*100 >= total*99 {
+			return time.Duration(1<<i) * time.Microsecond
+		}
+	}
+	return 0
 }
