@@ -54,6 +54,8 @@ func newMetrics(reg *prometheus.Registry, eng *ledger.Engine) (*metrics, error) 
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "agentpay_ledger_commit_seconds_total", Help: "Time spent committing batches to the store.",
 		}, stat(func(s ledger.Stats) float64 { return float64(s.CommitNanos) / 1e9 })),
+		commitHistogram{eng: eng, desc: prometheus.NewDesc("agentpay_ledger_commit_duration_seconds",
+			"Time to commit one batch to the store (fsync included).", nil, nil)},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "agentpay_ledger_queue_requests", Help: "Requests waiting in the engine's queue.",
 		}, stat(func(s ledger.Stats) float64 { return float64(s.QueueRequests) })),
@@ -85,4 +87,26 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 func (s *Server) serveMetrics(c *call) error {
 	s.metrics.handler.ServeHTTP(c.w, c.r)
 	return nil
+}
+
+// commitHistogram exports the engine's commit duration histogram
+// (ledger.Stats.CommitHistogram, power-of-two microsecond buckets).
+type commitHistogram struct {
+	eng  *ledger.Engine
+	desc *prometheus.Desc
+}
+
+func (h commitHistogram) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+func (h commitHistogram) Collect(ch chan<- prometheus.Metric) {
+	st := h.eng.Stats()
+	buckets := make(map[float64]uint64, ledger.CommitHistogramBuckets-1)
+	var count uint64
+	for i, n := range st.CommitHistogram {
+		count += n
+		if i < ledger.CommitHistogramBuckets-1 {
+			buckets[float64(uint64(1)<<i)/1e6] = count
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(h.desc, count, float64(st.CommitNanos)/1e9, buckets)
 }

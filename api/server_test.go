@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -79,6 +80,17 @@ func TestHealthAndMetrics(t *testing.T) {
 		if !bytes.Contains(m.Body, []byte(want)) {
 			t.Errorf("metrics lack %q:\n%s", want, m.Body)
 		}
+	}
+	// The commit histogram counts every committed batch.
+	value := func(name string) string {
+		mm := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindSubmatch(m.Body)
+		if mm == nil {
+			t.Fatalf("metrics lack %s:\n%s", name, m.Body)
+		}
+		return string(mm[1])
+	}
+	if b, c := value("agentpay_ledger_batches_total"), value("agentpay_ledger_commit_duration_seconds_count"); b != c || b == "0" {
+		t.Errorf("commit histogram count %s, batches %s: want equal and non-zero", c, b)
 	}
 }
 
