@@ -283,6 +283,9 @@ type savedTransfer struct {
 }
 
 func (s *State) transferExists(t *Transfer, fp uint64) Result {
+	if idAbove(t.ID, s.maxID) {
+		return ResultOK // above every id ever recorded: no probe needed
+	}
 	ref, ok := s.ids[t.ID]
 	if !ok {
 		return ResultOK
@@ -582,6 +585,9 @@ func (s *State) record(t *Transfer, fp uint64, inChain bool) {
 		s.undo = append(s.undo, undoEntry{kind: undoTransferID, id: t.ID})
 	}
 	s.ids[t.ID] = transferRef{timestamp: t.Timestamp, fingerprint: fp}
+	if idAbove(t.ID, s.maxID) {
+		s.maxID = t.ID
+	}
 	s.batch.Transfers = append(s.batch.Transfers, TransferRecord{Transfer: *t, Fingerprint: fp})
 }
 
@@ -652,4 +658,10 @@ func minU64(a, b uint64) uint64 {
 func addU64(a, b uint64) (uint64, bool) {
 	c := a + b
 	return c, c < a
+}
+
+// idAbove reports whether a > b as 128-bit numbers.
+func idAbove(a, b ID) bool {
+	ah, bh := a.Hi(), b.Hi()
+	return ah > bh || ah == bh && a.Lo() > b.Lo()
 }

@@ -41,6 +41,9 @@ func (l *loader) Transfer(t TransferRecord) {
 		return
 	}
 	s.ids[t.ID] = transferRef{timestamp: t.Timestamp, fingerprint: t.Fingerprint}
+	if idAbove(t.ID, s.maxID) {
+		s.maxID = t.ID
+	}
 	switch {
 	case t.Flags&TransferPending != 0:
 		di, ok1 := s.index[t.DebitAccountID]

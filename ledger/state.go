@@ -29,6 +29,10 @@ type State struct {
 	dirty    []uint64      // per account: the batch generation it was last recorded in
 	changed  []uint32      // positions of the accounts changed in the open batch
 	ids      map[ID]transferRef
+	// maxID is at least every id in ids (it is not lowered when a chain
+	// rolls back), so an id above it needs no probe of ids: time-ordered
+	// ids, the usual case, skip one hash lookup per transfer.
+	maxID ID
 	pending  map[ID]pendingTransfer
 	timeouts timeoutHeap
 
