@@ -32,7 +32,7 @@ type State struct {
 	// maxID is at least every id in ids (it is not lowered when a chain
 	// rolls back), so an id above it needs no probe of ids: time-ordered
 	// ids, the usual case, skip one hash lookup per transfer.
-	maxID ID
+	maxID    ID
 	pending  map[ID]pendingTransfer
 	timeouts timeoutHeap
 
