@@ -55,6 +55,12 @@ func inclusionFrom(index, size uint64, fetch nodeFetcher) ([]Hash, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence: inclusion nodes: %w", err)
 	}
+	return fetchProof(n, fetch)
+}
+
+// fetchProof fetches a proof's nodes and rehashes the ones that span
+// several stored nodes.
+func fetchProof(n proof.Nodes, fetch nodeFetcher) ([]Hash, error) {
 	hs, err := fetch(n.IDs)
 	if err != nil {
 		return nil, err
@@ -74,15 +80,7 @@ func consistencyFrom(size1, size2 uint64, fetch nodeFetcher) ([]Hash, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence: consistency nodes: %w", err)
 	}
-	hs, err := fetch(n.IDs)
-	if err != nil {
-		return nil, err
-	}
-	hs, err = n.Rehash(hs, hashChildren)
-	if err != nil {
-		return nil, fmt.Errorf("evidence: rehash: %w", err)
-	}
-	return toHashes(hs), nil
+	return fetchProof(n, fetch)
 }
 
 func rootFrom(size uint64, fetch nodeFetcher) (Hash, error) {
