@@ -729,15 +729,9 @@ func (w *writer) compactHistory(ctx context.Context, shard uint32, toLevel1 bool
 	w.l1Buf, w.l1Rows = w.l1Buf[:0], w.l1Rows[:0]
 	for i := 0; i < len(w.pieces); {
 		account := w.pieces[i].account
-		w.tsList = w.tsList[:0]
-		for ; i < len(w.pieces) && w.pieces[i].account == account; i++ {
-			err := eachTimestamp(w.l0Buf[w.pieces[i].off:w.pieces[i].end], func(ts uint64) bool {
-				w.tsList = append(w.tsList, ts)
-				return true
-			})
-			if err != nil {
-				return fmt.Errorf("level-0 history of account %v: %w", account, err)
-			}
+		var err error
+		if i, err = w.gatherTimestamps(i); err != nil {
+			return err
 		}
 		for tss := w.tsList; len(tss) > 0; {
 			start := len(w.l1Buf)
@@ -775,15 +769,9 @@ func (w *writer) mergeLevel0(ctx context.Context, shard uint32) error {
 	w.packStart()
 	for i := 0; i < len(w.pieces); {
 		account := w.pieces[i].account
-		w.tsList = w.tsList[:0]
-		for ; i < len(w.pieces) && w.pieces[i].account == account; i++ {
-			err := eachTimestamp(w.l0Buf[w.pieces[i].off:w.pieces[i].end], func(ts uint64) bool {
-				w.tsList = append(w.tsList, ts)
-				return true
-			})
-			if err != nil {
-				return fmt.Errorf("level-0 history of account %v: %w", account, err)
-			}
+		var err error
+		if i, err = w.gatherTimestamps(i); err != nil {
+			return err
 		}
 		w.pack(account, w.tsList)
 	}
@@ -865,4 +853,22 @@ func (w *writer) writeOutcomes(ctx context.Context, b *ledger.Batch) error {
 		}
 	}
 	return nil
+}
+
+// gatherTimestamps collects into w.tsList the level-0 timestamps of the
+// account of w.pieces[i] (its pieces are consecutive, sorted by account)
+// and returns the index of the next account's first piece.
+func (w *writer) gatherTimestamps(i int) (int, error) {
+	account := w.pieces[i].account
+	w.tsList = w.tsList[:0]
+	for ; i < len(w.pieces) && w.pieces[i].account == account; i++ {
+		err := eachTimestamp(w.l0Buf[w.pieces[i].off:w.pieces[i].end], func(ts uint64) bool {
+			w.tsList = append(w.tsList, ts)
+			return true
+		})
+		if err != nil {
+			return i, fmt.Errorf("level-0 history of account %v: %w", account, err)
+		}
+	}
+	return i, nil
 }
