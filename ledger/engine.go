@@ -50,6 +50,23 @@ type Config struct {
 	// OnFatal is called once, from the engine's goroutine, when a commit
 	// fails. The process should exit and restart.
 	OnFatal func(error)
+	// Evidence, when set, records every batch in the evidence log in the
+	// batch's own store transaction.
+	Evidence EvidenceLog
+}
+
+// EvidenceLog records committed batches in a tamper-evident log. The
+// engine calls it from its commit goroutine, one batch at a time, in
+// order.
+type EvidenceLog interface {
+	// Prepare computes what b adds to the log and sets b.Evidence. It runs
+	// after apply and before the store transaction; an error fails the
+	// engine like a failed commit.
+	Prepare(b *Batch) error
+	// Committed reports that b, with its evidence, is durable. After a
+	// failed commit Committed is not called and the engine stops, so the
+	// log's in-memory state is rebuilt from the store on restart.
+	Committed(b *Batch)
 }
 
 // Idempotency asks the engine to store a response for an idempotency key
@@ -428,7 +445,16 @@ func (e *Engine) commitLoop() {
 			}
 		}
 		start := time.Now()
-		err := e.cfg.Store.CommitBatch(ctx, pb.batch)
+		var err error
+		if e.cfg.Evidence != nil {
+			err = e.cfg.Evidence.Prepare(pb.batch)
+		}
+		if err == nil {
+			err = e.cfg.Store.CommitBatch(ctx, pb.batch)
+		}
+		if err == nil && e.cfg.Evidence != nil {
+			e.cfg.Evidence.Committed(pb.batch)
+		}
 		if err != nil {
 			err = fmt.Errorf("%w: commit batch %d: %w", ErrFailed, pb.batch.Seq, err)
 		} else {

@@ -30,6 +30,22 @@ type Outcome struct {
 	CreatedAt   uint64 // nanoseconds since the Unix epoch
 }
 
+// EvidenceFile is one file of the evidence log's C2SP tlog-tiles layout
+// (a hash tile or an entry bundle, named by its path such as
+// "tile/0/x001/234.p/5" or "tile/entries/000"), full or partial.
+type EvidenceFile struct {
+	Path string
+	Data []byte
+}
+
+// EvidenceWrite is what a batch adds to the evidence log: the log's new
+// size and every tile and bundle file that changed. The store writes it
+// in the batch's transaction, so a batch and its evidence commit as one.
+type EvidenceWrite struct {
+	Size  uint64 // the log's size (leaves) after this batch
+	Files []EvidenceFile
+}
+
 // Batch is everything one engine batch changed. A Store commits a Batch in
 // exactly one transaction: all of it or none of it.
 type Batch struct {
@@ -43,6 +59,8 @@ type Batch struct {
 	Transfers []TransferRecord // in timestamp order
 	Expiries  []Expiry         // in timestamp order
 	Outcomes  []Outcome
+	// Evidence, when not nil, is committed in the same transaction.
+	Evidence *EvidenceWrite
 }
 
 // Events returns the number of ledger events in the batch.
