@@ -120,6 +120,16 @@ type Store interface {
 	// a revoked key keeps the first RevokedAt.
 	RevokeAPIKey(ctx context.Context, id ledger.ID, at uint64) error
 
+	// EvidenceFile returns the committed content of the evidence log file
+	// (tile or entry bundle) stored under path by a batch's
+	// ledger.EvidenceWrite, or ErrNotFound. A later batch writing the same
+	// path replaces it (tiles only grow: the writer keys a tile by its
+	// full-width path and the stored data may be a partial tile).
+	EvidenceFile(ctx context.Context, path string) ([]byte, error)
+	// EvidenceSize returns the evidence log's size (leaves) as of the last
+	// committed batch that carried a ledger.EvidenceWrite; 0 if none did.
+	EvidenceSize(ctx context.Context) (uint64, error)
+
 	// Close releases the store's resources.
 	Close() error
 }

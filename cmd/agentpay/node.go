@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/agentpay/agentpay/api"
+	"github.com/agentpay/agentpay/evidence/ledgerlog"
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store"
 	"github.com/agentpay/agentpay/store/sqlite"
@@ -28,6 +29,9 @@ type nodeConfig struct {
 	Logger  *slog.Logger
 	// OnFatal runs when the engine fails to commit (default: exit 1).
 	OnFatal func(error)
+	// OnEvidence, when set, is called after each batch's evidence leaf is
+	// durable (see ledgerlog.Options.OnCommitted; tests use it).
+	OnEvidence func(b *ledger.Batch, logIndex, size uint64)
 }
 
 // node is one running AgentPay process: store, engine, API and listener.
@@ -35,6 +39,7 @@ type node struct {
 	cfg      nodeConfig
 	store    *sqlite.Store
 	engine   *ledger.Engine
+	evidence *ledgerlog.Log
 	api      *api.Server
 	http     *http.Server
 	listener net.Listener
@@ -74,7 +79,14 @@ func (n *node) start(ctx context.Context) error {
 	if err := n.store.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate store: %w", err)
 	}
-	engine, err := ledger.Open(ctx, ledger.Config{Store: n.store, OnFatal: n.cfg.OnFatal})
+	// The evidence log resumes at the size committed with the last batch:
+	// every batch adds its leaf and tiles in its own store transaction.
+	ev, err := ledgerlog.Open(ctx, n.store, ledgerlog.Options{OnCommitted: n.cfg.OnEvidence})
+	if err != nil {
+		return fmt.Errorf("open evidence log: %w", err)
+	}
+	n.evidence = ev
+	engine, err := ledger.Open(ctx, ledger.Config{Store: n.store, OnFatal: n.cfg.OnFatal, Evidence: ev})
 	if err != nil {
 		return fmt.Errorf("load ledger: %w", err)
 	}

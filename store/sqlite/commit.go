@@ -385,6 +385,7 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 		{"transfer ids", w.writeIDs},
 		{"expiries", w.writeExpiries},
 		{"outcomes", w.writeOutcomes},
+		{"evidence", w.writeEvidence},
 	}
 	for _, st := range steps {
 		if err := st.fn(ctx, b); err != nil {

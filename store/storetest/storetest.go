@@ -69,6 +69,9 @@ func RunHarness(t *testing.T, h Harness) {
 		{"Migrate", testMigrate},
 		{"Reopen", testReopen},
 		{"ConcurrentReaders", testConcurrentReaders},
+		{"Evidence", testEvidence},
+		{"EvidenceFailedBatch", testEvidenceFailedBatch},
+		{"EvidenceReopen", testEvidenceReopen},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
