@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentpay/agentpay/evidence/ledgerlog"
 	"github.com/agentpay/agentpay/internal/bench"
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store/sqlite"
@@ -30,7 +31,8 @@ func newBenchCommand(cf *clientFlags) *cobra.Command {
 		Long: `Measure AgentPay on this machine, each figure next to its baseline in the same run:
 
   1. engine: durable transfers/s through the ledger engine on SQLite with
-     full requests of 8,189 transfers, and the baseline of one SQLite
+     full requests of 8,189 transfers, with the evidence log on as in
+     serve, and the baseline of one SQLite
      transaction per transfer on the same disk;
   2. HTTP: concurrent single-transfer POST /v1/transfers over loopback
      (closed loop at --concurrency, then an open loop at half the measured
@@ -95,7 +97,12 @@ func benchEngine(ctx context.Context, cmd *cobra.Command, dir string, transfers,
 	if err := st.Migrate(ctx); err != nil {
 		return err
 	}
-	e, err := ledger.Open(ctx, ledger.Config{Store: st})
+	// As `serve` runs it: every batch also commits its evidence log leaf.
+	ev, err := ledgerlog.Open(ctx, st, ledgerlog.Options{})
+	if err != nil {
+		return err
+	}
+	e, err := ledger.Open(ctx, ledger.Config{Store: st, Evidence: ev})
 	if err != nil {
 		return err
 	}
