@@ -100,6 +100,12 @@ const (
 	codeEngineStopped          = "engine_stopped"
 	codeEngineFailed           = "engine_failed"
 	codeInternal               = "internal"
+	codeMissingParameter       = "missing_parameter"
+	codeInvalidLogSize         = "invalid_log_size"
+	codeInvalidTilePath        = "invalid_tile_path"
+	codeTileNotFound           = "tile_not_found"
+	codeCheckpointNotFound     = "checkpoint_not_found"
+	codeLogKeyNotFound         = "log_key_not_found"
 )
 
 // internalBody is the body of every internal error.

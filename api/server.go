@@ -62,6 +62,9 @@ type Config struct {
 	// with a new idempotency key skip the store lookup. Default
 	// OutcomeFilterBitsDefault (16 MiB).
 	OutcomeFilterBits uint64
+	// LogKey is the signed-note verifier key (vkey) of the evidence log's
+	// checkpoints, served on GET /v1/log/key; empty: that route answers 404.
+	LogKey string
 }
 
 // Server is the /v1 HTTP API. Create it with New; serve Handler(); Start
@@ -81,6 +84,8 @@ type Server struct {
 	keys     *keyCache
 	inflight inflightSet
 	outcomes *outcomeFilter
+	// logKeyText is Config.LogKey.
+	logKeyText string
 
 	mu          sync.Mutex // guards the sweeper fields
 	sweepCancel context.CancelFunc
@@ -120,15 +125,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: Config.SweepInterval %v is negative", cfg.SweepInterval)
 	}
 	s := &Server{
-		engine:    cfg.Engine,
-		store:     cfg.Store,
-		clock:     cfg.Clock,
-		log:       cfg.Logger,
-		retention: cfg.IdempotencyRetention,
-		interval:  cfg.SweepInterval,
-		mux:       http.NewServeMux(),
-		keys:      newKeyCache(cfg.Clock),
-		inflight:  inflightSet{keys: make(map[string]struct{})},
+		engine:     cfg.Engine,
+		store:      cfg.Store,
+		clock:      cfg.Clock,
+		log:        cfg.Logger,
+		retention:  cfg.IdempotencyRetention,
+		interval:   cfg.SweepInterval,
+		mux:        http.NewServeMux(),
+		keys:       newKeyCache(cfg.Clock),
+		inflight:   inflightSet{keys: make(map[string]struct{})},
+		logKeyText: cfg.LogKey,
 	}
 	if cfg.OutcomeFilterBits == 0 {
 		cfg.OutcomeFilterBits = OutcomeFilterBitsDefault
@@ -198,6 +204,12 @@ func (s *Server) routeTable() []*route {
 		{pattern: "POST /v1/transfers", access: accessWrite, bodyBytesMax: singleBodyBytesMax, outcome: true, handle: s.createTransfer},
 		{pattern: "POST /v1/transfers/batch", access: accessWrite, bodyBytesMax: batchBodyBytesMax, outcome: true, handle: s.createTransfers},
 		{pattern: "GET /v1/transfers/{id}", access: accessRead, handle: s.getTransfer},
+
+		{pattern: "GET /v1/log/checkpoint", access: accessPublic, handle: s.logCheckpoint},
+		{pattern: "GET /v1/log/key", access: accessPublic, handle: s.logKey},
+		{pattern: "GET /v1/log/tile/{path...}", access: accessPublic, handle: s.logTile},
+		{pattern: "GET /v1/log/proof/inclusion", access: accessPublic, query: []string{"index", "size"}, handle: s.logInclusionProof},
+		{pattern: "GET /v1/log/proof/consistency", access: accessPublic, query: []string{"from", "to"}, handle: s.logConsistencyProof},
 
 		{pattern: "POST /v1/api-keys", access: accessAdmin, bodyBytesMax: singleBodyBytesMax, handle: s.createAPIKey},
 		{pattern: "GET /v1/api-keys", access: accessAdmin, handle: s.listAPIKeys},

@@ -188,7 +188,12 @@ func TestNewConfig(t *testing.T) {
 // have the fields of the protocol types.
 func TestOpenAPI(t *testing.T) {
 	t.Parallel()
-	env := apitest.New(t, apitest.Options{})
+	env := apitest.New(t, apitest.Options{Evidence: true})
+	// One evidence leaf and a checkpoint, so the public log routes answer 200.
+	createAsset(t, env, 1, "USD")
+	if _, _, err := env.LogSigner.SignNow(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	served := do(t, env, "GET", "/v1/openapi.json", as("")).want(t, http.StatusOK)
 	if !bytes.Equal(served.Body, api.OpenAPI()) {
 		t.Fatal("served document differs from api.OpenAPI()")
@@ -248,6 +253,12 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/accounts/": "acct_" + ledger.IDFromUint64(1).String(), "/v1/transfers/": "tr_" + ledger.IDFromUint64(1).String(),
 		"/v1/api-keys/": "key_" + ledger.IDFromUint64(1).String(),
 	}
+	// The log routes' paths and required parameters, with values that exist.
+	sampleLog := map[string]string{
+		"/v1/log/tile/{path...}":    "/v1/log/tile/0/000.p/1",
+		"/v1/log/proof/inclusion":   "/v1/log/proof/inclusion?index=0&size=1",
+		"/v1/log/proof/consistency": "/v1/log/proof/consistency?from=0&to=1",
+	}
 	h := env.Server.Handler()
 	serve := func(method, path, secret string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, nil)
@@ -268,6 +279,9 @@ func TestOpenAPI(t *testing.T) {
 			if strings.HasPrefix(path, prefix) {
 				path = strings.Replace(path, "{id}", id, 1)
 			}
+		}
+		if p, ok := sampleLog[path]; ok {
+			path = p
 		}
 		rec := serve(method, path, "")
 		var e protocol.Error

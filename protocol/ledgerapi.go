@@ -219,3 +219,21 @@ type Health struct {
 type APIKeyList struct {
 	Data []APIKey `json:"data"`
 }
+
+// LogInclusionProof is the body of GET /v1/log/proof/inclusion: the RFC
+// 6962 audit path of leaf Index in the evidence log tree of Size leaves.
+// Hashes are 32 bytes each, base64 (standard, padded) in JSON.
+type LogInclusionProof struct {
+	Index  uint64   `json:"index"`
+	Size   uint64   `json:"size"`
+	Hashes [][]byte `json:"hashes"`
+}
+
+// LogConsistencyProof is the body of GET /v1/log/proof/consistency: the
+// RFC 6962 consistency proof from the tree of From leaves to the tree of To
+// leaves. Hashes are 32 bytes each, base64 (standard, padded) in JSON.
+type LogConsistencyProof struct {
+	From   uint64   `json:"from"`
+	To     uint64   `json:"to"`
+	Hashes [][]byte `json:"hashes"`
+}

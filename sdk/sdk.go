@@ -156,6 +156,10 @@ func (c *Client) do(ctx context.Context, op, method, path, idempotencyKey string
 	if out == nil {
 		return nil
 	}
+	if raw, ok := out.(*[]byte); ok { // a non-JSON body (log checkpoint, key, tile)
+		*raw = b
+		return nil
+	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("agentpay: %s: decoding response: %w", op, err)
 	}
@@ -325,6 +329,66 @@ func (c *Client) ListAPIKeys(ctx context.Context) (*protocol.APIKeyList, error) 
 func (c *Client) RevokeAPIKey(ctx context.Context, idempotencyKey, id string) (*protocol.APIKey, error) {
 	var out protocol.APIKey
 	if err := c.do(ctx, "revoke API key", http.MethodDelete, "/v1/api-keys/"+url.PathEscape(id), idempotencyKey, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Evidence log (public routes; no API key needed). The SDK only fetches:
+// verify with package evidence, e.g. feed LogCheckpoint and
+// LogConsistencyProof from the monitor's latest size into evidence.Monitor.
+
+// LogCheckpoint returns the latest signed checkpoint of the evidence log, a
+// C2SP signed note, as served.
+func (c *Client) LogCheckpoint(ctx context.Context) ([]byte, error) {
+	var out []byte
+	if err := c.do(ctx, "log checkpoint", http.MethodGet, "/v1/log/checkpoint", "", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LogKey returns the signed-note verifier key (vkey) of the log's
+// checkpoints. Pin it out of band: a key fetched from the server it
+// verifies proves nothing on its own.
+func (c *Client) LogKey(ctx context.Context) (string, error) {
+	var out []byte
+	if err := c.do(ctx, "log key", http.MethodGet, "/v1/log/key", "", nil, &out); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// LogTile returns the tile or entry bundle at a c2sp.org/tlog-tiles path
+// ("tile/0/x001/234", "tile/entries/000.p/5", ...).
+func (c *Client) LogTile(ctx context.Context, path string) ([]byte, error) {
+	if !strings.HasPrefix(path, "tile/") {
+		return nil, fmt.Errorf("agentpay: log tile: path %q does not start with tile/", path)
+	}
+	var out []byte
+	if err := c.do(ctx, "log tile", http.MethodGet, "/v1/log/"+path, "", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LogInclusionProof returns the inclusion proof of leaf index in the log
+// tree of size leaves (size at most the latest checkpoint's).
+func (c *Client) LogInclusionProof(ctx context.Context, index, size uint64) (*protocol.LogInclusionProof, error) {
+	var out protocol.LogInclusionProof
+	q := url.Values{"index": {strconv.FormatUint(index, 10)}, "size": {strconv.FormatUint(size, 10)}}
+	if err := c.do(ctx, "log inclusion proof", http.MethodGet, "/v1/log/proof/inclusion?"+q.Encode(), "", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// LogConsistencyProof returns the consistency proof from the log tree of
+// from leaves to the tree of to leaves (to at most the latest checkpoint's).
+func (c *Client) LogConsistencyProof(ctx context.Context, from, to uint64) (*protocol.LogConsistencyProof, error) {
+	var out protocol.LogConsistencyProof
+	q := url.Values{"from": {strconv.FormatUint(from, 10)}, "to": {strconv.FormatUint(to, 10)}}
+	if err := c.do(ctx, "log consistency proof", http.MethodGet, "/v1/log/proof/consistency?"+q.Encode(), "", nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -130,6 +130,17 @@ type Store interface {
 	// committed batch that carried a ledger.EvidenceWrite; 0 if none did.
 	EvidenceSize(ctx context.Context) (uint64, error)
 
+	// PutCheckpoint stores the signed checkpoint note of the evidence log
+	// at size. A size is stored once: ErrConflict if one exists already.
+	// The caller signs only sizes whose tiles are committed.
+	PutCheckpoint(ctx context.Context, size uint64, note []byte) error
+	// LatestCheckpoint returns the stored checkpoint with the largest size
+	// and its note, or ErrNotFound when none is stored.
+	LatestCheckpoint(ctx context.Context) (size uint64, note []byte, err error)
+	// CheckpointAt returns the note of the checkpoint stored at size, or
+	// ErrNotFound.
+	CheckpointAt(ctx context.Context, size uint64) ([]byte, error)
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentpay/agentpay/api"
+	"github.com/agentpay/agentpay/evidence/ledgerlog"
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store"
 	"github.com/agentpay/agentpay/store/sqlite"
@@ -36,7 +37,14 @@ type Options struct {
 	SweepInterval        time.Duration
 	// Sweep starts the server's outcome sweeper.
 	Sweep bool
+	// Evidence wires the evidence log into the engine and creates a
+	// checkpoint signer (Env.LogSigner, not started: tests call SignNow)
+	// with a fresh key for LogOrigin, served on /v1/log/key.
+	Evidence bool
 }
+
+// LogOrigin is the checkpoint origin of an Env with Options.Evidence.
+const LogOrigin = "apitest.agentpay.local/log"
 
 // Env is a running API. Its fields are valid until Restart or Close.
 type Env struct {
@@ -55,6 +63,9 @@ type Env struct {
 	AdminSecret, WriterSecret, ReaderSecret string
 	// Keys New created, by role.
 	AdminKey, WriterKey, ReaderKey store.APIKey
+	// LogSigner and LogKey (the verifier key) are set with Options.Evidence.
+	LogSigner *ledgerlog.Signer
+	LogKey    string
 
 	closeOnce sync.Once
 }
@@ -97,7 +108,27 @@ func (e *Env) start() {
 		st.Close()
 		t.Fatalf("apitest: migrate: %v", err)
 	}
-	eng, err := ledger.Open(ctx, ledger.Config{Store: st, Clock: e.opts.Clock})
+	cfg := ledger.Config{Store: st, Clock: e.opts.Clock}
+	if e.opts.Evidence {
+		ev, err := ledgerlog.Open(ctx, st, ledgerlog.Options{})
+		if err != nil {
+			st.Close()
+			t.Fatalf("apitest: open evidence log: %v", err)
+		}
+		cfg.Evidence = ev
+		keyPath := e.Path + ".logkey"
+		signer, vkey, err := ledgerlog.LoadOrCreateKey(keyPath, LogOrigin)
+		if err != nil {
+			st.Close()
+			t.Fatalf("apitest: log key: %v", err)
+		}
+		e.LogKey = vkey
+		if e.LogSigner, err = ledgerlog.NewSigner(st, signer, ledgerlog.SignerOptions{Origin: LogOrigin}); err != nil {
+			st.Close()
+			t.Fatalf("apitest: checkpoint signer: %v", err)
+		}
+	}
+	eng, err := ledger.Open(ctx, cfg)
 	if err != nil {
 		st.Close()
 		t.Fatalf("apitest: open engine: %v", err)
@@ -107,6 +138,7 @@ func (e *Env) start() {
 	srv, err := api.New(api.Config{
 		Engine: eng, Store: st, Clock: e.opts.Clock, Logger: e.opts.Logger, Registry: reg,
 		IdempotencyRetention: e.opts.IdempotencyRetention, SweepInterval: e.opts.SweepInterval,
+		LogKey: e.LogKey,
 	})
 	if err != nil {
 		_ = eng.Stop(ctx)

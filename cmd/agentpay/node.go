@@ -32,6 +32,12 @@ type nodeConfig struct {
 	// OnEvidence, when set, is called after each batch's evidence leaf is
 	// durable (see ledgerlog.Options.OnCommitted; tests use it).
 	OnEvidence func(b *ledger.Batch, logIndex, size uint64)
+	// LogOrigin is the evidence log's checkpoint origin line (default
+	// defaultLogOrigin); it names the signing key in logKeyFile.
+	LogOrigin string
+	// CheckpointInterval is how often the checkpoint signer looks for a
+	// grown log (default ledgerlog.CheckpointIntervalDefault).
+	CheckpointInterval time.Duration
 }
 
 // node is one running AgentPay process: store, engine, API and listener.
@@ -40,6 +46,9 @@ type node struct {
 	store    *sqlite.Store
 	engine   *ledger.Engine
 	evidence *ledgerlog.Log
+	signer   *ledgerlog.Signer
+	// LogKey is the evidence log's checkpoint verifier key (vkey).
+	LogKey   string
 	api      *api.Server
 	http     *http.Server
 	listener net.Listener
@@ -48,7 +57,15 @@ type node struct {
 	AdminSecret string
 }
 
-const databaseFile = "agentpay.db"
+const (
+	databaseFile = "agentpay.db"
+	// logKeyFile holds the Ed25519 signed-note private key (skey) that
+	// signs the evidence log's checkpoints; created, mode 0600, on first
+	// start.
+	logKeyFile = "evidence-log-signing.key"
+	// defaultLogOrigin is the checkpoint origin when none is configured.
+	defaultLogOrigin = "agentpay.local/log"
+)
 
 func startNode(ctx context.Context, cfg nodeConfig) (*node, error) {
 	if cfg.Logger == nil {
@@ -86,12 +103,29 @@ func (n *node) start(ctx context.Context) error {
 		return fmt.Errorf("open evidence log: %w", err)
 	}
 	n.evidence = ev
+	if n.cfg.LogOrigin == "" {
+		n.cfg.LogOrigin = defaultLogOrigin
+	}
+	logSigner, logKey, err := ledgerlog.LoadOrCreateKey(filepath.Join(n.cfg.DataDir, logKeyFile), n.cfg.LogOrigin)
+	if err != nil {
+		return fmt.Errorf("evidence log key: %w", err)
+	}
+	n.LogKey = logKey
+	signer, err := ledgerlog.NewSigner(n.store, logSigner, ledgerlog.SignerOptions{
+		Origin: n.cfg.LogOrigin, Interval: n.cfg.CheckpointInterval, Logger: n.cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint signer: %w", err)
+	}
 	engine, err := ledger.Open(ctx, ledger.Config{Store: n.store, OnFatal: n.cfg.OnFatal, Evidence: ev})
 	if err != nil {
 		return fmt.Errorf("load ledger: %w", err)
 	}
 	engine.Start()
 	n.engine = engine
+	// The signer reads only committed state: it may start before the API.
+	signer.Start(context.WithoutCancel(ctx))
+	n.signer = signer
 	secret, err := ensureAdminKey(ctx, n.store)
 	if err != nil {
 		return err
@@ -99,7 +133,7 @@ func (n *node) start(ctx context.Context) error {
 	n.AdminSecret = secret
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := api.New(api.Config{Engine: engine, Store: n.store, Logger: n.cfg.Logger, Registry: reg})
+	srv, err := api.New(api.Config{Engine: engine, Store: n.store, Logger: n.cfg.Logger, Registry: reg, LogKey: logKey})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -161,6 +195,13 @@ func (n *node) close(ctx context.Context) error {
 	if n.engine != nil {
 		if err := n.engine.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("engine stop: %w", err))
+		}
+	}
+	if n.signer != nil {
+		// After the engine drained: sign what the last batches committed.
+		n.signer.Stop()
+		if _, _, err := n.signer.SignNow(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("final checkpoint: %w", err))
 		}
 	}
 	if err := n.store.Close(); err != nil {

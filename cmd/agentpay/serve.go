@@ -58,6 +58,10 @@ in flight and exits.`,
 		"data directory (env AGENTPAY_DATA_DIR)")
 	cmd.Flags().StringVar(&cfg.Addr, "addr", envOr("AGENTPAY_ADDR", "127.0.0.1:8080"),
 		"listen address (env AGENTPAY_ADDR)")
+	cmd.Flags().StringVar(&cfg.LogOrigin, "log-origin", envOr("AGENTPAY_LOG_ORIGIN", defaultLogOrigin),
+		"origin line of the evidence log's signed checkpoints; names the signing key (env AGENTPAY_LOG_ORIGIN)")
+	cmd.Flags().DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", time.Second,
+		"how often to sign a checkpoint of the evidence log when it grew")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long a graceful shutdown may take")
 	return cmd

@@ -81,3 +81,63 @@ func (s *Store) EvidenceSize(ctx context.Context) (uint64, error) {
 	}
 	return uint64(size), nil
 }
+
+// PutCheckpoint implements store.Store.
+func (s *Store) PutCheckpoint(ctx context.Context, size uint64, note []byte) error {
+	if size > math.MaxInt64 {
+		return fmt.Errorf("sqlite: put checkpoint: size %d above 2^63-1", size)
+	}
+	if len(note) == 0 {
+		return fmt.Errorf("sqlite: put checkpoint %d: empty note", size)
+	}
+	if err := s.lockWriter(); err != nil {
+		return fmt.Errorf("sqlite: put checkpoint %d: %w", size, err)
+	}
+	defer s.wmu.Unlock()
+	res, err := s.wconn.ExecContext(ctx,
+		`INSERT INTO evidence_checkpoints (size, note) VALUES (?, ?) ON CONFLICT (size) DO NOTHING`,
+		int64(size), note)
+	if err != nil {
+		return fmt.Errorf("sqlite: put checkpoint %d: %w", size, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: put checkpoint %d: %w", size, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: put checkpoint %d: %w", size, store.ErrConflict)
+	}
+	return nil
+}
+
+// LatestCheckpoint implements store.Store.
+func (s *Store) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
+	return s.checkpoint(ctx, "SELECT size, note FROM evidence_checkpoints ORDER BY size DESC LIMIT 1")
+}
+
+// CheckpointAt implements store.Store.
+func (s *Store) CheckpointAt(ctx context.Context, size uint64) ([]byte, error) {
+	if size > math.MaxInt64 {
+		return nil, fmt.Errorf("sqlite: checkpoint %d: %w", size, store.ErrNotFound)
+	}
+	_, note, err := s.checkpoint(ctx, "SELECT size, note FROM evidence_checkpoints WHERE size = ?", int64(size))
+	return note, err
+}
+
+func (s *Store) checkpoint(ctx context.Context, query string, args ...any) (uint64, []byte, error) {
+	st, err := s.rstmt(ctx, query)
+	if err != nil {
+		return 0, nil, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	var size int64
+	var note []byte
+	err = st.QueryRowContext(ctx, args...).Scan(&size, &note)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, fmt.Errorf("sqlite: checkpoint: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	if size < 0 {
+		return 0, nil, fmt.Errorf("sqlite: checkpoint size %d negative", size)
+	}
+	return uint64(size), note, nil
+}

@@ -213,21 +213,43 @@ func (s *Store) GetAccount(ctx context.Context, id ledger.ID) (ledger.Account, e
 	if err := s.ensureAccounts(ctx); err != nil {
 		return ledger.Account{}, fmt.Errorf("sqlite: get account: %w", err)
 	}
-	// A miss here means the table holds the account's latest state, as of
-	// now or a later fold: the query below runs after this lookup.
-	if e, ok := s.av.get(id); ok {
-		return e.account, nil
-	}
-	st, err := s.rstmt(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id = ?")
-	if err != nil {
-		return ledger.Account{}, fmt.Errorf("sqlite: get account: %w", err)
-	}
-	a, err := scanAccount(st.QueryRowContext(ctx, id[:]))
-	if errors.Is(err, sql.ErrNoRows) {
-		return ledger.Account{}, fmt.Errorf("sqlite: get account %v: %w", id, store.ErrNotFound)
-	}
+	// The overlay holds every account changed since the last fold, newer
+	// than the table. A commit may add the account to the overlay while
+	// the table is read, so the overlay is checked again after the read;
+	// a fold overlapping the read makes consistent run it again. So a
+	// reader never sees a balance older than one a previous read returned.
+	var a ledger.Account
+	var missing bool // not found is an answer too, and must not overlap a fold
+	err := s.av.consistent(func() error {
+		missing = false
+		if e, ok := s.av.get(id); ok {
+			a = e.account
+			return nil
+		}
+		st, err := s.rstmt(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id = ?")
+		if err != nil {
+			return err
+		}
+		got, err := scanAccount(st.QueryRowContext(ctx, id[:]))
+		if e, ok := s.av.get(id); ok {
+			a = e.account
+			return nil
+		}
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			missing = true
+		case err != nil:
+			return err
+		default:
+			a = got
+		}
+		return nil
+	})
 	if err != nil {
 		return ledger.Account{}, fmt.Errorf("sqlite: get account %v: %w", id, err)
+	}
+	if missing {
+		return ledger.Account{}, fmt.Errorf("sqlite: get account %v: %w", id, store.ErrNotFound)
 	}
 	return a, nil
 }

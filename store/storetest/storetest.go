@@ -72,6 +72,7 @@ func RunHarness(t *testing.T, h Harness) {
 		{"Evidence", testEvidence},
 		{"EvidenceFailedBatch", testEvidenceFailedBatch},
 		{"EvidenceReopen", testEvidenceReopen},
+		{"Checkpoints", testCheckpoints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
