@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,9 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/agentpay/agentpay/evidence"
 	"github.com/agentpay/agentpay/protocol"
 	"github.com/agentpay/agentpay/sdk"
 )
@@ -196,6 +202,45 @@ func (d *demo) run(ctx context.Context, url string) error {
 	}
 	d.say("   The wallet's history holds %d transfers; every one debits and credits the same amount,", len(list.Data))
 	d.say("   so the bank's debits always equal everyone else's credits.")
+	if err := d.evidence(ctx); err != nil {
+		return err
+	}
 	d.say("\nNext: `agentpay serve`, then the walk-through in README.md.")
+	return nil
+}
+
+// evidence tells the last chapter: every batch above is a leaf of a signed,
+// tamper-evident log that anyone can check.
+func (d *demo) evidence(ctx context.Context) error {
+	d.chapter("All of it is on the record: every committed batch is a leaf of a tamper-evident log.")
+	key, err := d.c.LogKey(ctx)
+	if err != nil {
+		d.say("   (this server publishes no log key: %v)", err)
+		return nil
+	}
+	verifier, err := note.NewVerifier(strings.TrimSpace(key))
+	if err != nil {
+		return fmt.Errorf("demo: log key: %w", err)
+	}
+	var signed []byte
+	for range 50 { // the signer runs every second
+		signed, err = d.c.LogCheckpoint(ctx)
+		if lines := bytes.SplitN(signed, []byte("\n"), 3); err == nil && len(lines) > 1 && !bytes.Equal(lines[1], []byte("0")) {
+			break // a checkpoint with at least one batch
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("demo: log checkpoint: %w", err)
+	}
+	origin, _, _ := strings.Cut(string(signed), "\n")
+	cp, _, err := evidence.OpenCheckpoint(signed, origin, verifier)
+	if err != nil {
+		return fmt.Errorf("demo: checkpoint: %w", err)
+	}
+	d.say("   The log %q holds %d batches; its root is %s,", cp.Origin, cp.Size, cp.Root)
+	d.say("   and the checkpoint's signature verifies with the log's published key.")
+	d.say("   Anyone can fetch checkpoints, tiles and proofs from /v1/log/ and check that no")
+	d.say("   record was changed or removed since.")
 	return nil
 }

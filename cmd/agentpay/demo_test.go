@@ -29,6 +29,7 @@ func TestDemo(t *testing.T) {
 		"wallet:    credits $20.00   debits $4.44",
 		"merchant:  credits $4.44    debits $0.00",
 		"The wallet's history holds 7 transfers",
+		"and the checkpoint's signature verifies with the log's published key.",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q", want)
