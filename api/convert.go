@@ -168,6 +168,9 @@ func toLedgerTransfer(p *protocol.Transfer, path string, newID newIDFunc) (trans
 	if p.CreatedAt != "" {
 		return in, readOnly(path + "created_at")
 	}
+	if p.Receipt != "" {
+		return in, readOnly(path + "receipt")
+	}
 	t.UserData64, t.UserData32 = p.UserData64, p.UserData32
 	t.Timeout, t.Ledger, t.Code = p.TimeoutSeconds, p.Ledger, p.Code
 	return in, nil

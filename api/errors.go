@@ -96,6 +96,7 @@ const (
 	codeMethodNotAllowed       = "method_not_allowed"
 	codeAccountNotFound        = "account_not_found"
 	codeTransferNotFound       = "transfer_not_found"
+	codeProofNotReady          = "proof_not_ready"
 	codeAPIKeyNotFound         = "api_key_not_found"
 	codeEngineStopped          = "engine_stopped"
 	codeEngineFailed           = "engine_failed"
@@ -106,6 +107,11 @@ const (
 	codeTileNotFound           = "tile_not_found"
 	codeCheckpointNotFound     = "checkpoint_not_found"
 	codeLogKeyNotFound         = "log_key_not_found"
+	codeInvalidCheckpoint      = "invalid_checkpoint"
+	codeCheckpointMismatch     = "checkpoint_mismatch"
+	codeInvalidCosignature     = "invalid_cosignature"
+	codeMissingCosignature     = "missing_cosignature"
+	codeUnknownWitness         = "unknown_witness"
 )
 
 // internalBody is the body of every internal error.

@@ -105,8 +105,12 @@ func (s *Server) replay(c *call) (bool, error) {
 	case o.RequestHash != c.idem.RequestHash:
 		return false, mismatch()
 	}
+	body, err := s.withReceipt(c.r.Context(), c.rt, o.Status, o.Body)
+	if err != nil {
+		return false, err
+	}
 	c.w.Header().Set(protocol.HeaderIdempotentReplayed, "true")
-	writeBody(c.w, o.Status, o.Body)
+	writeBody(c.w, o.Status, body)
 	return true, nil
 }
 

@@ -84,6 +84,7 @@ func TestBadInput(t *testing.T) {
 		// Read-only fields.
 		{name: "timestamp", path: "/v1/transfers", opts: []reqOpt{body(transferBody(`"amount":1,"timestamp":5`))}, status: bad, typ: inv, code: "read_only_field", param: "timestamp"},
 		{name: "created_at", path: "/v1/transfers", opts: []reqOpt{body(transferBody(`"amount":1,"created_at":"2026-01-01T00:00:00Z"`))}, status: bad, typ: inv, code: "read_only_field", param: "created_at"},
+		{name: "receipt", path: "/v1/transfers", opts: []reqOpt{body(transferBody(`"amount":1,"receipt":"x"`))}, status: bad, typ: inv, code: "read_only_field", param: "receipt"},
 
 		// Media type and size.
 		{name: "text/plain", path: "/v1/transfers", opts: []reqOpt{body(ok), contentType("text/plain")}, status: http.StatusUnsupportedMediaType, typ: protocol.ErrorUnsupportedMedia, code: "unsupported_content_type"},

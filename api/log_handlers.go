@@ -51,17 +51,6 @@ func (s *Server) latestCheckpoint(c *call) (uint64, []byte, error) {
 	return size, note, nil
 }
 
-func (s *Server) logCheckpoint(c *call) error {
-	if err := checkQuery(c.r, nil); err != nil {
-		return err
-	}
-	_, note, err := s.latestCheckpoint(c)
-	if err != nil {
-		return err
-	}
-	return sendLog(c, "text/plain; charset=utf-8", "no-cache", note)
-}
-
 func (s *Server) logKey(c *call) error {
 	if err := checkQuery(c.r, nil); err != nil {
 		return err

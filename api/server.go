@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
 
+	"github.com/agentpay/agentpay/evidence"
+	"github.com/agentpay/agentpay/evidence/ledgerlog"
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/protocol"
 	"github.com/agentpay/agentpay/store"
@@ -65,6 +68,17 @@ type Config struct {
 	// LogKey is the signed-note verifier key (vkey) of the evidence log's
 	// checkpoints, served on GET /v1/log/key; empty: that route answers 404.
 	LogKey string
+	// ReceiptSigner, when set, signs the receipts of committed transfers
+	// (evidence.Receipt) with the evidence log's key; its name is the
+	// log's origin. Nil: responses carry no receipt.
+	ReceiptSigner note.Signer
+	// Evidence, when set, is the engine's evidence log: receipts of recent
+	// batches find their log entry in its memory instead of the store.
+	Evidence *ledgerlog.Log
+	// Witnesses are the verifier keys (vkeys) of the witnesses whose
+	// cosignatures (c2sp.org/tlog-cosignature, cosignature/v1) the server
+	// accepts on POST /v1/log/cosignatures; they need LogKey.
+	Witnesses []string
 }
 
 // Server is the /v1 HTTP API. Create it with New; serve Handler(); Start
@@ -85,7 +99,13 @@ type Server struct {
 	inflight inflightSet
 	outcomes *outcomeFilter
 	// logKeyText is Config.LogKey.
-	logKeyText string
+	logKeyText    string
+	receiptSigner note.Signer
+	evidence      *ledgerlog.Log
+	// logVerifier verifies the log's checkpoints (nil without LogKey);
+	// witnesses verify the configured witnesses' cosignatures.
+	logVerifier note.Verifier
+	witnesses   []note.Verifier
 
 	mu          sync.Mutex // guards the sweeper fields
 	sweepCancel context.CancelFunc
@@ -125,16 +145,35 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api: Config.SweepInterval %v is negative", cfg.SweepInterval)
 	}
 	s := &Server{
-		engine:     cfg.Engine,
-		store:      cfg.Store,
-		clock:      cfg.Clock,
-		log:        cfg.Logger,
-		retention:  cfg.IdempotencyRetention,
-		interval:   cfg.SweepInterval,
-		mux:        http.NewServeMux(),
-		keys:       newKeyCache(cfg.Clock),
-		inflight:   inflightSet{keys: make(map[string]struct{})},
-		logKeyText: cfg.LogKey,
+		engine:        cfg.Engine,
+		store:         cfg.Store,
+		clock:         cfg.Clock,
+		log:           cfg.Logger,
+		retention:     cfg.IdempotencyRetention,
+		interval:      cfg.SweepInterval,
+		mux:           http.NewServeMux(),
+		keys:          newKeyCache(cfg.Clock),
+		inflight:      inflightSet{keys: make(map[string]struct{})},
+		logKeyText:    cfg.LogKey,
+		receiptSigner: cfg.ReceiptSigner,
+		evidence:      cfg.Evidence,
+	}
+	if cfg.LogKey != "" {
+		v, err := note.NewVerifier(cfg.LogKey)
+		if err != nil {
+			return nil, fmt.Errorf("api: Config.LogKey: %w", err)
+		}
+		s.logVerifier = v
+	}
+	if len(cfg.Witnesses) > 0 && s.logVerifier == nil {
+		return nil, errors.New("api: Config.Witnesses needs Config.LogKey")
+	}
+	for _, vkey := range cfg.Witnesses {
+		v, err := evidence.NewCosignatureVerifier(vkey)
+		if err != nil {
+			return nil, fmt.Errorf("api: Config.Witnesses: %w", err)
+		}
+		s.witnesses = append(s.witnesses, v)
 	}
 	if cfg.OutcomeFilterBits == 0 {
 		cfg.OutcomeFilterBits = OutcomeFilterBitsDefault
@@ -175,12 +214,19 @@ type route struct {
 	// outcome: the route's outcomes are committed by the engine and looked
 	// up in the store before the handler runs (ledger writes).
 	outcome bool
-	handle  func(c *call) error
+	// receipts: successful responses carry a receipt for the transfers
+	// they name (receiptOne: the body is a transfer; receiptBatch: a
+	// batch response).
+	receipts receiptKind
+	// noteBody: the body is a signed note (text/plain) and the operation
+	// is idempotent by nature, so it takes no Idempotency-Key.
+	noteBody bool
+	handle   func(c *call) error
 }
 
 // mutating reports whether the route needs an Idempotency-Key.
 func (rt *route) mutating() bool {
-	return rt.method == http.MethodPost || rt.method == http.MethodDelete
+	return (rt.method == http.MethodPost || rt.method == http.MethodDelete) && !rt.noteBody
 }
 
 // routeTable lists every operation; the OpenAPI document must list the
@@ -201,11 +247,14 @@ func (s *Server) routeTable() []*route {
 		{pattern: "GET /v1/accounts/{id}/balances", access: accessRead, handle: s.getBalances},
 		{pattern: "GET /v1/accounts/{id}/transfers", access: accessRead, query: []string{"after", "limit"}, handle: s.accountTransfers},
 
-		{pattern: "POST /v1/transfers", access: accessWrite, bodyBytesMax: singleBodyBytesMax, outcome: true, handle: s.createTransfer},
-		{pattern: "POST /v1/transfers/batch", access: accessWrite, bodyBytesMax: batchBodyBytesMax, outcome: true, handle: s.createTransfers},
+		{pattern: "POST /v1/transfers", access: accessWrite, bodyBytesMax: singleBodyBytesMax, outcome: true, receipts: receiptOne, handle: s.createTransfer},
+		{pattern: "POST /v1/transfers/batch", access: accessWrite, bodyBytesMax: batchBodyBytesMax, outcome: true, receipts: receiptBatch, handle: s.createTransfers},
 		{pattern: "GET /v1/transfers/{id}", access: accessRead, handle: s.getTransfer},
+		{pattern: "GET /v1/transfers/{id}/proof", access: accessRead, handle: s.getTransferProof},
 
-		{pattern: "GET /v1/log/checkpoint", access: accessPublic, handle: s.logCheckpoint},
+		{pattern: "GET /v1/log/checkpoint", access: accessPublic, query: []string{"size"}, handle: s.logCheckpoint},
+		{pattern: "GET /v1/log/checkpoints", access: accessPublic, query: []string{"after", "limit"}, handle: s.logCheckpoints},
+		{pattern: "POST /v1/log/cosignatures", access: accessPublic, bodyBytesMax: evidence.CheckpointMaxBytes, noteBody: true, handle: s.postCosignatures},
 		{pattern: "GET /v1/log/key", access: accessPublic, handle: s.logKey},
 		{pattern: "GET /v1/log/tile/{path...}", access: accessPublic, handle: s.logTile},
 		{pattern: "GET /v1/log/proof/inclusion", access: accessPublic, query: []string{"index", "size"}, handle: s.logInclusionProof},
@@ -363,6 +412,8 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 
 // call is one request being served by a route.
 type call struct {
+	s    *Server
+	rt   *route
 	w    http.ResponseWriter
 	r    *http.Request
 	key  store.APIKey // the caller; zero on public routes
@@ -407,6 +458,10 @@ func (c *call) commit(render func([]ledger.Result) (int, []byte),
 	if body == nil {
 		return errors.New("api: the engine answered without rendering the response")
 	}
+	body, err := c.s.withReceipt(c.r.Context(), c.rt, status, body)
+	if err != nil {
+		return err
+	}
 	return c.send(status, body)
 }
 
@@ -415,7 +470,7 @@ func (c *call) commit(render func([]ledger.Result) (int, []byte),
 func (s *Server) routeHandler(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		stateOf(r).route = rt.pattern
-		c := &call{w: w, r: r}
+		c := &call{s: s, rt: rt, w: w, r: r}
 		if err := s.prepare(c, rt); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -461,6 +516,11 @@ func (s *Server) prepare(c *call, rt *route) error {
 		if err := checkQuery(r, rt.query); err != nil {
 			return err
 		}
+	}
+	if rt.noteBody {
+		var err error
+		c.body, err = readNoteBody(c.w, r, rt.bodyBytesMax)
+		return err
 	}
 	if !rt.mutating() {
 		return nil

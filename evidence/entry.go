@@ -94,10 +94,17 @@ type ObjectHash struct {
 	SHA256 Hash
 }
 
-// BatchInfo is carried by batch entries: the root and leaf count of the batch tree.
+// BatchInfo is carried by batch entries: the root and leaf count of the batch
+// tree and, when the batch's leaves are timestamped records (an engine
+// batch), the first and last of their timestamps (nanoseconds), so the
+// records can be found again to rebuild the tree. From and To are both zero
+// or 1 <= From <= To; they are written as decimal strings, being above the
+// exact range of JSON numbers.
 type BatchInfo struct {
 	Root  Hash
 	Count uint64
+	From  uint64
+	To    uint64
 }
 
 // Entry is one evidence entry. Build it, call Marshal once, and store the bytes.
@@ -186,6 +193,8 @@ func (e *Entry) Validate() error {
 		return bad("kind %s must not carry batch info", e.Kind)
 	case e.Batch != nil && (e.Batch.Count == 0 || e.Batch.Count > IntMax):
 		return bad("batch count %d", e.Batch.Count)
+	case e.Batch != nil && (e.Batch.From > e.Batch.To || (e.Batch.From == 0) != (e.Batch.To == 0)):
+		return bad("batch range [%d, %d]", e.Batch.From, e.Batch.To)
 	}
 	return nil
 }
@@ -201,9 +210,20 @@ func (e *Entry) Marshal() ([]byte, error) {
 	if e.Batch != nil {
 		b = append(b, `"batch":{"count":`...)
 		b = strconv.AppendUint(b, e.Batch.Count, 10)
+		if e.Batch.To != 0 {
+			b = append(b, `,"from":"`...)
+			b = strconv.AppendUint(b, e.Batch.From, 10)
+			b = append(b, '"')
+		}
 		b = append(b, `,"root":"`...)
 		b = hex.AppendEncode(b, e.Batch.Root[:])
-		b = append(b, `"},`...)
+		b = append(b, '"')
+		if e.Batch.To != 0 {
+			b = append(b, `,"to":"`...)
+			b = strconv.AppendUint(b, e.Batch.To, 10)
+			b = append(b, '"')
+		}
+		b = append(b, "},"...)
 	}
 	if len(e.Hashes) > 0 {
 		b = append(b, `"hashes":[`...)
@@ -262,7 +282,9 @@ func (e *Entry) Marshal() ([]byte, error) {
 type wireEntry struct {
 	Batch *struct {
 		Count *uint64 `json:"count"`
+		From  *string `json:"from"`
 		Root  string  `json:"root"`
+		To    *string `json:"to"`
 	} `json:"batch"`
 	Hashes []struct {
 		Name   string `json:"name"`
@@ -323,6 +345,17 @@ func ParseEntry(b []byte) (*Entry, error) {
 			return nil, fmt.Errorf("%w: batch root or count", ErrInvalidEntry)
 		}
 		e.Batch = &BatchInfo{Root: root, Count: *w.Batch.Count}
+		if (w.Batch.From == nil) != (w.Batch.To == nil) {
+			return nil, fmt.Errorf("%w: batch from and to go together", ErrInvalidEntry)
+		}
+		if w.Batch.From != nil {
+			var err1, err2 error
+			e.Batch.From, err1 = strconv.ParseUint(*w.Batch.From, 10, 64)
+			e.Batch.To, err2 = strconv.ParseUint(*w.Batch.To, 10, 64)
+			if err1 != nil || err2 != nil || e.Batch.To == 0 {
+				return nil, fmt.Errorf("%w: batch from or to", ErrInvalidEntry)
+			}
+		}
 	}
 	for _, h := range w.Hashes {
 		d, ok := parseHex(h.SHA256)

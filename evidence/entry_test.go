@@ -85,6 +85,8 @@ func TestEntryRoundTrip(t *testing.T) {
 		"minimal": {Kind: KindAgentKey, ID: "k", Time: time.UnixMicro(0)},
 		"batch": {Kind: KindBatch, ID: "b_1", Seq: IntMax, Shard: 1<<32 - 1, Time: time.UnixMicro(IntMax),
 			Batch: &BatchInfo{Root: HashBytes([]byte("r")), Count: 8189}},
+		"batch range": {Kind: KindBatch, ID: "b_2", Time: time.UnixMicro(9),
+			Batch: &BatchInfo{Root: HashBytes([]byte("r")), Count: 3, From: 1<<63 + 5, To: 1<<64 - 1}},
 		"meter": {Kind: KindMeterBatch, ID: "m_1", Time: time.UnixMicro(5),
 			Batch: &BatchInfo{Root: HashBytes([]byte("m")), Count: 1}},
 		"new kind": {Kind: "future_kind", ID: "x-1.2:3/4+5=", Time: time.UnixMicro(7)},
@@ -103,7 +105,8 @@ func TestEntryRoundTrip(t *testing.T) {
 			if err != nil || !bytes.Equal(b, b2) {
 				t.Fatalf("re-marshal: %v\n got %s\nwant %s", err, b2, b)
 			}
-			if got.Time.UnixMicro() != e.Time.UnixMicro() || got.ID != e.ID || got.Kind != e.Kind {
+			if got.Time.UnixMicro() != e.Time.UnixMicro() || got.ID != e.ID || got.Kind != e.Kind ||
+				(e.Batch != nil && *got.Batch != *e.Batch) {
 				t.Fatalf("got %+v, want %+v", got, e)
 			}
 		})
@@ -131,6 +134,8 @@ func TestEntryValidateRejects(t *testing.T) {
 		"info not batch":  func(e *Entry) { e.Batch = &BatchInfo{Root: h, Count: 1} },
 		"batch count 0":   func(e *Entry) { e.Kind, e.Batch = KindBatch, &BatchInfo{Root: h} },
 		"batch count big": func(e *Entry) { e.Kind, e.Batch = KindBatch, &BatchInfo{Root: h, Count: IntMax + 1} },
+		"batch from > to": func(e *Entry) { e.Kind, e.Batch = KindBatch, &BatchInfo{Root: h, Count: 1, From: 9, To: 8} },
+		"batch from 0":    func(e *Entry) { e.Kind, e.Batch = KindBatch, &BatchInfo{Root: h, Count: 1, To: 8} },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -195,6 +200,7 @@ func TestParseEntryRejectsNonCanonical(t *testing.T) {
 		"prefix only":     EntryPrefix,
 		"bad batch":       strings.Replace(s, `{"hashes"`, `{"batch":{"count":1,"root":"00"},"hashes"`, 1),
 		"batch on kind":   strings.Replace(s, `{"hashes"`, `{"batch":{"count":1,"root":"`+HashBytes(nil).String()+`"},"hashes"`, 1),
+		"batch from only": strings.Replace(s, `{"hashes"`, `{"batch":{"count":1,"from":"5","root":"`+HashBytes(nil).String()+`"},"hashes"`, 1),
 		"subject order":   strings.Replace(s, `{"id":"tr_1","type":"transfer"}`, `{"type":"transfer","id":"tr_1"}`, 1),
 		"invalid id char": strings.Replace(s, `"tr_1"`, `"tr 1"`, 1),
 	}

@@ -113,6 +113,47 @@ type Transfer struct {
 	Flags           []string `json:"flags,omitempty"` // transfer flag names
 	Timestamp       uint64   `json:"timestamp,omitempty"`
 	CreatedAt       string   `json:"created_at,omitempty"`
+	// Receipt, on the response to a committed transfer, is the evidence
+	// log's signed receipt for it (see EvidenceReceipt); read-only.
+	Receipt string `json:"receipt,omitempty"`
+}
+
+// A receipt (the Receipt of a committed transfer or batch) is a signed
+// note by the evidence log's key, the key of GET /v1/log/key:
+//
+//	agentpay.dev/receipt/v1
+//	<log origin>
+//	<log index> <entry hash, base64>
+//	transfer <transfer id> <timestamp> <leaf hash, base64>
+//	...
+//
+// naming the log entry of the batch that committed the transfers and each
+// transfer's leaf hash in that batch's tree. GET /v1/transfers/{id}/proof
+// returns the proof from the leaf to a signed checkpoint once one covers
+// the entry. Package evidence parses and verifies receipts (OpenReceipt).
+const EvidenceReceipt = "agentpay.dev/receipt/v1"
+
+// TransferProof is the body of GET /v1/transfers/{id}/proof: a two-level
+// inclusion proof of a committed transfer into the evidence log at the
+// latest checkpoint. Leaf is the transfer's leaf in its batch's tree (the
+// byte 'T', then its 128-byte record: id 16, debit account 16, credit
+// account 16, amount 8, pending id 16, user_data_128 16, user_data_64 8,
+// user_data_32 4, timeout 4, ledger 4, code 2, flags 2, timestamp 8,
+// fingerprint 8, integers big-endian); BatchEntry is the canonical log entry of the
+// batch, committing to the batch tree's root; BatchPath the leaf's audit
+// path in the batch tree; LogPath the entry's audit path in the log tree of
+// LogSize leaves; Checkpoint the signed checkpoint of that size. Byte
+// strings are base64 (standard, padded) in JSON.
+type TransferProof struct {
+	TransferID string   `json:"transfer_id"`
+	Leaf       []byte   `json:"leaf"`
+	BatchEntry []byte   `json:"batch_entry"`
+	BatchIndex uint64   `json:"batch_index"`
+	BatchPath  [][]byte `json:"batch_path"`
+	LogIndex   uint64   `json:"log_index"`
+	LogSize    uint64   `json:"log_size"`
+	LogPath    [][]byte `json:"log_path"`
+	Checkpoint string   `json:"checkpoint"`
 }
 
 // Transfer flag names.
@@ -156,6 +197,9 @@ type BatchResponse struct {
 	Results  []EventResult `json:"results"`
 	Accepted int           `json:"accepted"` // events with result ok or exists
 	Rejected int           `json:"rejected"`
+	// Receipt, on a transfer batch that committed transfers, is the
+	// evidence log's signed receipt for them (see EvidenceReceipt).
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // AccountList is a page of accounts; pass NextCursor as ?after= for the

@@ -72,6 +72,12 @@ type TransferPage struct {
 	Next uint64
 }
 
+// StoredCheckpoint is a signed checkpoint of the evidence log as stored.
+type StoredCheckpoint struct {
+	Size uint64
+	Note []byte
+}
+
 // Store is the full storage contract. A driver is safe for concurrent use;
 // CommitBatch is called by one goroutine per shard.
 type Store interface {
@@ -96,6 +102,13 @@ type Store interface {
 	// transfers that debit or credit account with a timestamp greater than
 	// after, in timestamp order. An unknown account yields an empty page.
 	ListAccountTransfers(ctx context.Context, account ledger.ID, after uint64, limit int) (TransferPage, error)
+
+	// Events calls l with every asset, account, transfer and expiry of
+	// shard with a timestamp in [from, to]: assets, then accounts (in their
+	// current state), then transfers, then expiries, each in timestamp
+	// order; Position is not called. The evidence log rebuilds a batch's
+	// tree from them (evidence/ledgerlog).
+	Events(ctx context.Context, shard uint32, from, to uint64, l ledger.Loader) error
 
 	// GetOutcome returns the outcome stored for an idempotency key, or
 	// ErrNotFound.
@@ -140,6 +153,19 @@ type Store interface {
 	// CheckpointAt returns the note of the checkpoint stored at size, or
 	// ErrNotFound.
 	CheckpointAt(ctx context.Context, size uint64) ([]byte, error)
+	// ListCheckpoints returns up to limit (1..PageLimitMax) stored
+	// checkpoints with a size greater than after, in size order (for
+	// export; a checkpoint at size 0 is never listed).
+	ListCheckpoints(ctx context.Context, after uint64, limit int) ([]StoredCheckpoint, error)
+
+	// PutCosignature stores a witness's cosignature line ("— name
+	// base64", no newline) on the checkpoint stored at size; the caller
+	// has verified it. A witness has one cosignature per size: a later
+	// one replaces it. ErrNotFound if no checkpoint is stored at size.
+	PutCosignature(ctx context.Context, size uint64, witness string, sigLine []byte) error
+	// Cosignatures returns the cosignature lines stored for size, ordered
+	// by witness name; none is not an error.
+	Cosignatures(ctx context.Context, size uint64) ([][]byte, error)
 
 	// Close releases the store's resources.
 	Close() error

@@ -5,6 +5,8 @@
 package apitest
 
 import (
+	"golang.org/x/mod/sumdb/note"
+
 	"context"
 	"log/slog"
 	"net/http/httptest"
@@ -41,6 +43,9 @@ type Options struct {
 	// checkpoint signer (Env.LogSigner, not started: tests call SignNow)
 	// with a fresh key for LogOrigin, served on /v1/log/key.
 	Evidence bool
+	// Witnesses are witness verifier keys passed to api.Config (they need
+	// Evidence).
+	Witnesses []string
 }
 
 // LogOrigin is the checkpoint origin of an Env with Options.Evidence.
@@ -109,6 +114,8 @@ func (e *Env) start() {
 		t.Fatalf("apitest: migrate: %v", err)
 	}
 	cfg := ledger.Config{Store: st, Clock: e.opts.Clock}
+	var receipts note.Signer
+	var evLog *ledgerlog.Log
 	if e.opts.Evidence {
 		ev, err := ledgerlog.Open(ctx, st, ledgerlog.Options{})
 		if err != nil {
@@ -122,7 +129,7 @@ func (e *Env) start() {
 			st.Close()
 			t.Fatalf("apitest: log key: %v", err)
 		}
-		e.LogKey = vkey
+		e.LogKey, receipts, evLog = vkey, signer, ev
 		if e.LogSigner, err = ledgerlog.NewSigner(st, signer, ledgerlog.SignerOptions{Origin: LogOrigin}); err != nil {
 			st.Close()
 			t.Fatalf("apitest: checkpoint signer: %v", err)
@@ -138,7 +145,7 @@ func (e *Env) start() {
 	srv, err := api.New(api.Config{
 		Engine: eng, Store: st, Clock: e.opts.Clock, Logger: e.opts.Logger, Registry: reg,
 		IdempotencyRetention: e.opts.IdempotencyRetention, SweepInterval: e.opts.SweepInterval,
-		LogKey: e.LogKey,
+		LogKey: e.LogKey, Witnesses: e.opts.Witnesses, ReceiptSigner: receipts, Evidence: evLog,
 	})
 	if err != nil {
 		_ = eng.Stop(ctx)

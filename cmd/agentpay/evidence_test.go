@@ -27,10 +27,10 @@ type batchLog struct {
 	batches []seenBatch
 }
 
-func (l *batchLog) onEvidence(b *ledger.Batch, logIndex, _ uint64) {
-	sb := seenBatch{leaves: ledgerlog.BatchLeaves(b), transfers: map[ledger.ID]uint64{}, logIndex: logIndex}
-	for i := range b.Transfers {
-		sb.transfers[b.Transfers[i].ID] = ledgerlog.TransferIndex(b, i)
+func (l *batchLog) onEvidence(r *ledgerlog.Records, logIndex, _ uint64) {
+	sb := seenBatch{leaves: r.Leaves(), transfers: map[ledger.ID]uint64{}, logIndex: logIndex}
+	for i := range r.Transfers {
+		sb.transfers[r.Transfers[i].ID] = r.TransferIndex(i)
 	}
 	l.mu.Lock()
 	l.batches = append(l.batches, sb)

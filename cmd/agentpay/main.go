@@ -48,6 +48,7 @@ func newRootCommand() *cobra.Command {
 		newBenchCommand(cf),
 		newVersionCommand(),
 		newVerifyCommand(),
+		newLogCommand(cf),
 	)
 	root.AddCommand(newClientCommands(cf)...)
 	return root

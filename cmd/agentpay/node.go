@@ -31,13 +31,17 @@ type nodeConfig struct {
 	OnFatal func(error)
 	// OnEvidence, when set, is called after each batch's evidence leaf is
 	// durable (see ledgerlog.Options.OnCommitted; tests use it).
-	OnEvidence func(b *ledger.Batch, logIndex, size uint64)
+	OnEvidence func(r *ledgerlog.Records, logIndex, size uint64)
 	// LogOrigin is the evidence log's checkpoint origin line (default
 	// defaultLogOrigin); it names the signing key in logKeyFile.
 	LogOrigin string
 	// CheckpointInterval is how often the checkpoint signer looks for a
 	// grown log (default ledgerlog.CheckpointIntervalDefault).
 	CheckpointInterval time.Duration
+	// Witnesses are the log's witnesses (--witness): their cosignatures
+	// are accepted on POST /v1/log/cosignatures, and those with a URL get
+	// every new checkpoint (c2sp.org/tlog-witness).
+	Witnesses []ledgerlog.Witness
 }
 
 // node is one running AgentPay process: store, engine, API and listener.
@@ -47,6 +51,7 @@ type node struct {
 	engine   *ledger.Engine
 	evidence *ledgerlog.Log
 	signer   *ledgerlog.Signer
+	pusher   *ledgerlog.WitnessPusher
 	// LogKey is the evidence log's checkpoint verifier key (vkey).
 	LogKey   string
 	api      *api.Server
@@ -111,8 +116,13 @@ func (n *node) start(ctx context.Context) error {
 		return fmt.Errorf("evidence log key: %w", err)
 	}
 	n.LogKey = logKey
+	pusher, err := ledgerlog.NewWitnessPusher(n.store, n.cfg.Witnesses, ledgerlog.PusherOptions{Logger: n.cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("witnesses: %w", err)
+	}
 	signer, err := ledgerlog.NewSigner(n.store, logSigner, ledgerlog.SignerOptions{
 		Origin: n.cfg.LogOrigin, Interval: n.cfg.CheckpointInterval, Logger: n.cfg.Logger,
+		OnCheckpoint: pusher.Notify,
 	})
 	if err != nil {
 		return fmt.Errorf("checkpoint signer: %w", err)
@@ -124,6 +134,8 @@ func (n *node) start(ctx context.Context) error {
 	engine.Start()
 	n.engine = engine
 	// The signer reads only committed state: it may start before the API.
+	pusher.Start(context.WithoutCancel(ctx))
+	n.pusher = pusher
 	signer.Start(context.WithoutCancel(ctx))
 	n.signer = signer
 	secret, err := ensureAdminKey(ctx, n.store)
@@ -133,7 +145,12 @@ func (n *node) start(ctx context.Context) error {
 	n.AdminSecret = secret
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := api.New(api.Config{Engine: engine, Store: n.store, Logger: n.cfg.Logger, Registry: reg, LogKey: logKey})
+	var witnessKeys []string
+	for _, w := range n.cfg.Witnesses {
+		witnessKeys = append(witnessKeys, w.VKey)
+	}
+	srv, err := api.New(api.Config{Engine: engine, Store: n.store, Logger: n.cfg.Logger, Registry: reg,
+		LogKey: logKey, Witnesses: witnessKeys})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
@@ -203,6 +220,9 @@ func (n *node) close(ctx context.Context) error {
 		if _, _, err := n.signer.SignNow(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("final checkpoint: %w", err))
 		}
+	}
+	if n.pusher != nil {
+		n.pusher.Stop()
 	}
 	if err := n.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store close: %w", err))

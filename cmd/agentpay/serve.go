@@ -62,6 +62,8 @@ in flight and exits.`,
 		"origin line of the evidence log's signed checkpoints; names the signing key (env AGENTPAY_LOG_ORIGIN)")
 	cmd.Flags().DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", time.Second,
 		"how often to sign a checkpoint of the evidence log when it grew")
+	cmd.Flags().Var(&witnessFlag{ws: &cfg.Witnesses}, "witness",
+		"a witness of the evidence log, name=vkey[@url] (repeatable): its cosignatures are accepted on POST /v1/log/cosignatures and, with a URL (c2sp.org/tlog-witness submission prefix), each new checkpoint is sent to it")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long a graceful shutdown may take")
 	return cmd

@@ -8,15 +8,20 @@
 // Each engine batch that changed anything becomes exactly one log leaf: a
 // "batch" entry ([evidence.KindBatch]; id "batch-<shard>-<seq>", the
 // batch's shard and seq, ts the batch's largest timestamp) carrying the
-// root and count of the batch's own RFC 6962 tree. That tree has one leaf
-// per change, in this order: every asset created, every account created
-// or changed (its final state in the batch), every transfer, every expiry,
-// each list in the batch's order (ledger.Batch). A leaf's bytes are a
-// one-byte tag and a fixed binary record, so a leaf costs one SHA-256 over
-// at most 133 bytes and no JSON:
+// root and count of the batch's own RFC 6962 tree and the first and last
+// timestamps of its records. That tree has one leaf per record the batch
+// created, in this order: every asset, every account (as created: zero
+// balances, not closed), every transfer, every expiry, each list in
+// timestamp order. Every one of these records is kept by the store with
+// its timestamp, and nothing else is in the tree, so the tree of any batch
+// can be rebuilt from the store ([Rebuild]) to prove one transfer or to
+// audit the whole ledger; balances are not leaves because they follow from
+// the transfers. A leaf's bytes are a one-byte tag and a fixed binary
+// record, so a leaf costs one SHA-256 over at most 133 bytes and no JSON:
 //
 //	'T' (0x54) transfer: the 128-byte store.EncodeTransferRecord record
-//	'A' (0x41) account:  the 132-byte store.EncodeAccount record
+//	'A' (0x41) account:  the 132-byte store.EncodeAccount record of the
+//	                     account as created
 //	'X' (0x58) expiry:   pending id (16), timestamp (8, big-endian)
 //	'S' (0x53) asset:    ledger (4), scale (1), timestamp (8), all
 //	                     big-endian, then the code (1-16 ASCII bytes)
@@ -24,7 +29,7 @@
 // These layouts never change; a new layout needs a new tag. The leaf hash
 // is the RFC 6962 leaf hash of these bytes ([evidence.LeafHash]), so an
 // [evidence.BatchProof] over them proves one transfer into the log.
-// A batch that changed nothing (only idempotency outcomes) adds no leaf.
+// A batch that created nothing (only idempotency outcomes) adds no leaf.
 //
 // # Storage
 //
@@ -103,10 +108,11 @@ func (t Tiles) read(ctx context.Context, path string) ([]byte, error) {
 // Options configures a Log.
 type Options struct {
 	// OnCommitted, when set, is called from the engine's commit goroutine
-	// after each batch that added a leaf is durable, with the batch, the
-	// log index of its leaf and the log's new size. It must not keep b or
-	// its slices (the engine reuses them) and should return quickly.
-	OnCommitted func(b *ledger.Batch, logIndex, size uint64)
+	// after each batch that added a leaf is durable, with the records of
+	// its batch tree, the log index of its leaf and the log's new size. It
+	// must not keep r's slices (they alias the engine's batch, which the
+	// engine reuses) and should return quickly.
+	OnCommitted func(r *Records, logIndex, size uint64)
 }
 
 // Log implements ledger.EvidenceLog. One engine uses it at a time: the
@@ -118,20 +124,26 @@ type Log struct {
 	mu      sync.Mutex
 	pending *evidence.Pending
 	err     error // sticky: set when a commit could not be installed
+	// lastTS is the last record timestamp of the last committed batch
+	// entry: accounts of a batch with a later timestamp were created by it.
+	lastTS uint64
+	next   recentBatch // the pending batch's
+	recent recentBatches
 
 	// Reused from batch to batch.
-	leaves []evidence.Hash
-	roots  []evidence.Hash
-	write  ledger.EvidenceWrite
-	files  collector
+	leaves  []evidence.Hash
+	roots   []evidence.Hash
+	created []int32 // positions in b.Accounts of the accounts b created
+	write   ledger.EvidenceWrite
+	files   collector
 }
 
 var _ ledger.EvidenceLog = (*Log)(nil)
 
-// New returns a Log appending to log, whose committed state must match the
-// store's (a new log for an empty store, or one from [Open]).
-func New(log *evidence.Log, opts Options) *Log {
-	return &Log{log: log, opts: opts}
+// New returns a Log appending to a new, empty log (for an empty store);
+// [Open] restores one from a store.
+func New(opts Options) *Log {
+	return &Log{log: evidence.NewLog(), opts: opts}
 }
 
 // Open restores the evidence log at the store's committed size and
@@ -141,13 +153,22 @@ func Open(ctx context.Context, r Reader, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledgerlog: open: %w", err)
 	}
-	var log *evidence.Log
 	if size == 0 {
-		log = evidence.NewLog()
-	} else if log, err = evidence.OpenLog(ctx, Tiles{r}, size); err != nil {
+		return New(opts), nil
+	}
+	log, err := evidence.OpenLog(ctx, Tiles{r}, size)
+	if err != nil {
 		return nil, fmt.Errorf("ledgerlog: open at size %d: %w", size, err)
 	}
-	return New(log, opts), nil
+	last, err := evidence.ReadEntry(ctx, Tiles{r}, size-1)
+	if err != nil {
+		return nil, fmt.Errorf("ledgerlog: open: last entry: %w", err)
+	}
+	e, err := evidence.ParseEntry(last)
+	if err != nil || e.Batch == nil || e.Batch.To == 0 {
+		return nil, fmt.Errorf("ledgerlog: open: last entry %d is not a batch entry with a timestamp range (%v)", size-1, err)
+	}
+	return &Log{log: log, opts: opts, lastTS: e.Batch.To}, nil
 }
 
 // Evidence returns the underlying log (its committed size and root).
@@ -167,11 +188,13 @@ func (l *Log) Prepare(b *ledger.Batch) error {
 		// (the engine stops) or two engines share this Log.
 		return errors.New("ledgerlog: prepare: the previous batch is not committed")
 	}
-	if b.Events() == 0 {
+	l.createdAccounts(b)
+	if len(b.Assets)+len(l.created)+len(b.Transfers)+len(b.Expiries) == 0 {
 		return nil
 	}
 	root, count := l.batchRoot(b)
-	e := evidence.Entry{Kind: evidence.KindBatch, Batch: &evidence.BatchInfo{Root: root, Count: count}}
+	from, to := l.timestampRange(b)
+	e := evidence.Entry{Kind: evidence.KindBatch, Batch: &evidence.BatchInfo{Root: root, Count: count, From: from, To: to}}
 	e.ID = "batch-" + strconv.FormatUint(uint64(b.Shard), 10) + "-" + strconv.FormatUint(b.Seq, 10)
 	e.Shard, e.Seq = b.Shard, b.Seq
 	e.Time = time.Unix(0, int64(b.Timestamp)).UTC()
@@ -190,7 +213,54 @@ func (l *Log) Prepare(b *ledger.Batch) error {
 	l.write = ledger.EvidenceWrite{Size: p.Size(), Files: l.files.files}
 	b.Evidence = &l.write
 	l.pending = p
+	l.next = recentBatch{from: from, to: to, index: p.FirstIndex(), entry: evidence.LeafHash(entry)}
 	return nil
+}
+
+// createdAccounts sets l.created to the positions in b.Accounts of the
+// accounts b created, in timestamp order.
+func (l *Log) createdAccounts(b *ledger.Batch) {
+	l.created = l.created[:0]
+	for i := range b.Accounts {
+		if b.Accounts[i].Timestamp > l.lastTS {
+			l.created = append(l.created, int32(i))
+		}
+	}
+	byTS := func(x, y int32) int { return cmpU64(b.Accounts[x].Timestamp, b.Accounts[y].Timestamp) }
+	if !slices.IsSortedFunc(l.created, byTS) {
+		slices.SortFunc(l.created, byTS)
+	}
+}
+
+func cmpU64(x, y uint64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// timestampRange returns the first and last timestamps of b's records.
+func (l *Log) timestampRange(b *ledger.Batch) (from, to uint64) {
+	from = ^uint64(0)
+	see := func(first, last uint64) {
+		from, to = min(from, first), max(to, last)
+	}
+	if n := len(b.Assets); n > 0 {
+		see(b.Assets[0].Timestamp, b.Assets[n-1].Timestamp)
+	}
+	if n := len(l.created); n > 0 {
+		see(b.Accounts[l.created[0]].Timestamp, b.Accounts[l.created[n-1]].Timestamp)
+	}
+	if n := len(b.Transfers); n > 0 {
+		see(b.Transfers[0].Timestamp, b.Transfers[n-1].Timestamp)
+	}
+	if n := len(b.Expiries); n > 0 {
+		see(b.Expiries[0].Timestamp, b.Expiries[n-1].Timestamp)
+	}
+	return from, to
 }
 
 // Committed implements ledger.EvidenceLog.
@@ -210,9 +280,15 @@ func (l *Log) Committed(b *ledger.Batch) {
 		l.mu.Unlock()
 		return
 	}
-	l.mu.Unlock()
+	var recs *Records
 	if l.opts.OnCommitted != nil {
-		l.opts.OnCommitted(b, p.FirstIndex(), p.Size())
+		recs = BatchRecords(b, l.lastTS)
+	}
+	l.lastTS = l.next.to
+	l.recent.add(l.next)
+	l.mu.Unlock()
+	if recs != nil {
+		l.opts.OnCommitted(recs, p.FirstIndex(), p.Size())
 	}
 }
 
@@ -223,10 +299,31 @@ func TransferLeaf(dst []byte, r *ledger.TransferRecord) []byte {
 	return append(append(dst, TagTransfer), rec[:]...)
 }
 
-// AccountLeaf appends the batch-tree leaf bytes of account a to dst.
+// TransferLeafHash returns the batch-tree leaf hash of transfer r: the
+// entry hash a receipt for r carries.
+func TransferLeafHash(r *ledger.TransferRecord) evidence.Hash {
+	var buf [2 + store.TransferRecordSize]byte
+	buf[1] = TagTransfer
+	store.EncodeTransferRecord(buf[2:], r)
+	return sha256.Sum256(buf[:])
+}
+
+// AsCreated returns account a as it was created: zero balances and not
+// closed (closing is the effect of a transfer). Its other fields never
+// change.
+func AsCreated(a ledger.Account) ledger.Account {
+	a.DebitsPending, a.DebitsPosted = ledger.Uint128{}, ledger.Uint128{}
+	a.CreditsPending, a.CreditsPosted = ledger.Uint128{}, ledger.Uint128{}
+	a.Flags &^= ledger.AccountClosed
+	return a
+}
+
+// AccountLeaf appends the batch-tree leaf bytes of account a, as created
+// (see AsCreated), to dst.
 func AccountLeaf(dst []byte, a *ledger.Account) []byte {
 	var rec [store.AccountRecordSize]byte
-	store.EncodeAccount(rec[:], a)
+	c := AsCreated(*a)
+	store.EncodeAccount(rec[:], &c)
 	return append(append(dst, TagAccount), rec[:]...)
 }
 
@@ -245,27 +342,71 @@ func AssetLeaf(dst []byte, a *ledger.Asset) []byte {
 	return append(dst, a.Code...)
 }
 
-// BatchLeaves returns the leaves of b's batch tree, in tree order.
-func BatchLeaves(b *ledger.Batch) [][]byte {
-	out := make([][]byte, 0, b.Events())
-	for i := range b.Assets {
-		out = append(out, AssetLeaf(nil, &b.Assets[i]))
+// Records are the records of one batch tree, each list in timestamp
+// order: what a batch created, as the engine committed it or as read back
+// from the store ([Rebuild]). Accounts may carry later balances and the
+// closed flag; their leaves use the form as created.
+type Records struct {
+	Assets    []ledger.Asset
+	Accounts  []ledger.Account
+	Transfers []ledger.TransferRecord
+	Expiries  []ledger.Expiry
+}
+
+// Count returns the number of leaves.
+func (r *Records) Count() int {
+	return len(r.Assets) + len(r.Accounts) + len(r.Transfers) + len(r.Expiries)
+}
+
+// Leaves returns the leaf bytes of the batch tree, in tree order.
+func (r *Records) Leaves() [][]byte {
+	out := make([][]byte, 0, r.Count())
+	for i := range r.Assets {
+		out = append(out, AssetLeaf(nil, &r.Assets[i]))
 	}
-	for i := range b.Accounts {
-		out = append(out, AccountLeaf(nil, &b.Accounts[i]))
+	for i := range r.Accounts {
+		out = append(out, AccountLeaf(nil, &r.Accounts[i]))
 	}
-	for i := range b.Transfers {
-		out = append(out, TransferLeaf(nil, &b.Transfers[i]))
+	for i := range r.Transfers {
+		out = append(out, TransferLeaf(nil, &r.Transfers[i]))
 	}
-	for i := range b.Expiries {
-		out = append(out, ExpiryLeaf(nil, &b.Expiries[i]))
+	for i := range r.Expiries {
+		out = append(out, ExpiryLeaf(nil, &r.Expiries[i]))
 	}
 	return out
 }
 
-// TransferIndex returns the batch-tree leaf index of b.Transfers[i].
-func TransferIndex(b *ledger.Batch, i int) uint64 {
-	return uint64(len(b.Assets) + len(b.Accounts) + i)
+// Tree returns the batch tree.
+func (r *Records) Tree() *evidence.Tree { return evidence.BatchTree(r.Leaves()) }
+
+// TransferIndex returns the batch-tree leaf index of r.Transfers[i].
+func (r *Records) TransferIndex(i int) uint64 {
+	return uint64(len(r.Assets) + len(r.Accounts) + i)
+}
+
+// FindTransfer returns the position in r.Transfers of the transfer with
+// id, or -1.
+func (r *Records) FindTransfer(id ledger.ID) int {
+	for i := range r.Transfers {
+		if r.Transfers[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// BatchRecords returns the records of b's batch tree given the last
+// record timestamp of the batch logged before it (accounts of b with a
+// later timestamp are the ones b created). The slices alias b's.
+func BatchRecords(b *ledger.Batch, lastTS uint64) *Records {
+	r := &Records{Assets: b.Assets, Transfers: b.Transfers, Expiries: b.Expiries}
+	for i := range b.Accounts {
+		if b.Accounts[i].Timestamp > lastTS {
+			r.Accounts = append(r.Accounts, b.Accounts[i])
+		}
+	}
+	slices.SortStableFunc(r.Accounts, func(x, y ledger.Account) int { return cmpU64(x.Timestamp, y.Timestamp) })
+	return r
 }
 
 // collector is a TileWriter that gathers a Pending's writes as evidence
@@ -290,10 +431,10 @@ func (c *collector) WriteEntryBundle(_ context.Context, index uint64, _ int, bun
 const chunkLeaves = 1024
 
 // batchRoot returns the root and leaf count of b's batch tree (the root
-// evidence.BatchTree gives over BatchLeaves(b)) without keeping the tree:
+// BatchRecords(b, l.lastTS).Tree() gives) without keeping the tree:
 // workers hash and reduce chunks of leaves in place, in parallel.
 func (l *Log) batchRoot(b *ledger.Batch) (evidence.Hash, uint64) {
-	n := b.Events()
+	n := len(b.Assets) + len(l.created) + len(b.Transfers) + len(b.Expiries)
 	if cap(l.leaves) < n {
 		l.leaves = make([]evidence.Hash, n)
 	}
@@ -303,7 +444,7 @@ func (l *Log) batchRoot(b *ledger.Batch) (evidence.Hash, uint64) {
 	roots := l.roots
 	work := func(c int) {
 		lo, hi := c*chunkLeaves, min((c+1)*chunkLeaves, n)
-		hashLeaves(leaves[lo:hi], b, lo)
+		l.hashLeaves(leaves[lo:hi], b, lo)
 		roots[c] = reduce(leaves[lo:hi])
 	}
 	workers := min(runtime.GOMAXPROCS(0), chunks)
@@ -327,9 +468,9 @@ func (l *Log) batchRoot(b *ledger.Batch) (evidence.Hash, uint64) {
 }
 
 // hashLeaves sets dst[i] to the leaf hash of tree leaf first+i of b.
-func hashLeaves(dst []evidence.Hash, b *ledger.Batch, first int) {
+func (l *Log) hashLeaves(dst []evidence.Hash, b *ledger.Batch, first int) {
 	var buf [2 + store.AccountRecordSize]byte // 0x00 (RFC 6962 leaf prefix), tag, record
-	nAssets, nAccounts, nTransfers := len(b.Assets), len(b.Accounts), len(b.Transfers)
+	nAssets, nAccounts, nTransfers := len(b.Assets), len(l.created), len(b.Transfers)
 	for i := range dst {
 		j := first + i
 		switch {
@@ -337,7 +478,8 @@ func hashLeaves(dst []evidence.Hash, b *ledger.Batch, first int) {
 			dst[i] = sha256.Sum256(AssetLeaf(buf[:1], &b.Assets[j]))
 		case j < nAssets+nAccounts:
 			buf[1] = TagAccount
-			store.EncodeAccount(buf[2:], &b.Accounts[j-nAssets])
+			a := AsCreated(b.Accounts[l.created[j-nAssets]])
+			store.EncodeAccount(buf[2:], &a)
 			dst[i] = sha256.Sum256(buf[:2+store.AccountRecordSize])
 		case j < nAssets+nAccounts+nTransfers:
 			buf[1] = TagTransfer

@@ -2,6 +2,7 @@ package ledgerlog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -52,15 +53,67 @@ type recorder struct {
 	batches []committed
 }
 
-func (r *recorder) onCommitted(b *ledger.Batch, logIndex, _ uint64) {
+func (r *recorder) onCommitted(recs *ledgerlog.Records, logIndex, _ uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.batches = append(r.batches, committed{
-		leaves:    ledgerlog.BatchLeaves(b),
-		transfers: slices.Clone(b.Transfers),
-		first:     int(ledgerlog.TransferIndex(b, 0)),
+		leaves:    recs.Leaves(),
+		transfers: slices.Clone(recs.Transfers),
+		first:     int(recs.TransferIndex(0)),
 		logIndex:  logIndex,
 	})
+}
+
+// rebuildAll rebuilds every batch entry of the store's log from the
+// store's records and checks it against the entry, and proves every
+// transfer from the store alone (ProveTransfer) at the committed size.
+func rebuildAll(t *testing.T, st *sqlite.Store, rec *recorder) {
+	t.Helper()
+	size, err := st.EvidenceSize(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := evidence.RootAt(bg, ledgerlog.Tiles{R: st}, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range size {
+		b, err := evidence.ReadEntry(bg, ledgerlog.Tiles{R: st}, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := evidence.ParseEntry(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := ledgerlog.Rebuild(bg, st, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ledgerlog.CheckBatch(e, recs); err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+	}
+	for _, c := range rec.batches {
+		for _, tr := range c.transfers {
+			p, err := ledgerlog.ProveTransfer(bg, st, 0, tr.ID, size)
+			if err != nil {
+				t.Fatalf("prove %s: %v", tr.ID, err)
+			}
+			if p.Record != tr || p.Proof.LogIndex != c.logIndex {
+				t.Fatalf("prove %s: record %+v at %d, want %+v at %d", tr.ID, p.Record, p.Proof.LogIndex, tr, c.logIndex)
+			}
+			if err := p.Proof.Verify(p.Leaf, root); err != nil {
+				t.Fatalf("prove %s: %v", tr.ID, err)
+			}
+		}
+	}
+	if len(rec.batches) > 0 && len(rec.batches[0].transfers) > 0 {
+		tr := rec.batches[0].transfers[0]
+		if _, err := ledgerlog.ProveTransfer(bg, st, 0, tr.ID, rec.batches[0].logIndex); !errors.Is(err, ledgerlog.ErrNotCovered) {
+			t.Fatalf("prove at a size before its batch: %v, want ErrNotCovered", err)
+		}
+	}
 }
 
 // verifyAll proves every recorded transfer into the store's log at its
@@ -160,6 +213,7 @@ func TestEngineBatchesAreProvable(t *testing.T) {
 	if got := verifyAll(t, st, rec, l); got != 280 {
 		t.Fatalf("verified %d transfers, want 280", got)
 	}
+	rebuildAll(t, st, rec)
 	size := l.Evidence().Size()
 	if size < 3 {
 		t.Fatalf("log size %d, want one leaf per batch (>= 3)", size)
@@ -187,6 +241,7 @@ func TestEngineBatchesAreProvable(t *testing.T) {
 	if got := verifyAll(t, st, rec, l2); got != 280+900 {
 		t.Fatalf("verified %d transfers, want %d", got, 280+900)
 	}
+	rebuildAll(t, st, rec)
 	if l2.Evidence().Size() < size+1 {
 		t.Fatalf("size %d after reopen, want > %d", l2.Evidence().Size(), size)
 	}

@@ -3,14 +3,13 @@ package ledgerlog
 import (
 	"testing"
 
-	"github.com/agentpay/agentpay/evidence"
 	"github.com/agentpay/agentpay/ledger"
 )
 
 // TestBatchRoot checks the parallel in-place root against evidence.BatchTree
-// over BatchLeaves, at sizes around the chunk and power-of-two boundaries.
+// over BatchRecords, at sizes around the chunk and power-of-two boundaries.
 func TestBatchRoot(t *testing.T) {
-	l := New(evidence.NewLog(), Options{})
+	l := New(Options{})
 	for _, n := range []int{1, 2, 3, 5, 255, 256, 257, 1023, 1024, 1025, 2047, 2048, 2049, 3000, 8189} {
 		b := &ledger.Batch{Assets: []ledger.Asset{{Ledger: 1, Code: "USD", Scale: 2, Timestamp: 1}}}
 		for i := range n {
@@ -24,7 +23,8 @@ func TestBatchRoot(t *testing.T) {
 				b.Expiries = append(b.Expiries, ledger.Expiry{PendingID: id, Timestamp: uint64(i)})
 			}
 		}
-		want := evidence.BatchTree(BatchLeaves(b))
+		want := BatchRecords(b, l.lastTS).Tree()
+		l.createdAccounts(b)
 		root, count := l.batchRoot(b)
 		if root != want.Root() || count != want.Size() {
 			t.Errorf("%d events: root %v count %d, want %v %d", b.Events(), root, count, want.Root(), want.Size())
@@ -36,8 +36,8 @@ func TestBatchRoot(t *testing.T) {
 // empty batch adds nothing, a prepared batch must be committed before the
 // next one, and Committed installs the append.
 func TestPrepareCommitted(t *testing.T) {
-	log := evidence.NewLog()
-	l := New(log, Options{})
+	l := New(Options{})
+	log := l.Evidence()
 	empty := &ledger.Batch{Seq: 1, Outcomes: []ledger.Outcome{{Key: "k"}}}
 	if err := l.Prepare(empty); err != nil || empty.Evidence != nil {
 		t.Fatalf("Prepare(empty) = %v, evidence %v; want nil, nil", err, empty.Evidence)

@@ -45,6 +45,10 @@ type SignerOptions struct {
 	Interval time.Duration
 	// Logger receives signing failures; default: discard.
 	Logger *slog.Logger
+	// OnCheckpoint, when set, is called after each checkpoint this signer
+	// stored, with its size and note (e.g. WitnessPusher.Notify). It must
+	// return quickly: it runs on the signing path.
+	OnCheckpoint func(size uint64, note []byte)
 }
 
 // Signer publishes signed checkpoints of the committed evidence log: every
@@ -164,6 +168,9 @@ func (s *Signer) SignNow(ctx context.Context) (uint64, bool, error) {
 		return size, false, nil // signed by another signer meanwhile
 	} else if err != nil {
 		return 0, false, fmt.Errorf("ledgerlog: checkpoint: %w", err)
+	}
+	if s.opts.OnCheckpoint != nil {
+		s.opts.OnCheckpoint(size, signed)
 	}
 	return size, true, nil
 }

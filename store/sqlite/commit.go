@@ -81,7 +81,8 @@ type writer struct {
 	args  []driver.NamedValue    // ordinals 1..n, reused
 	vals  []driver.Value         // the values of the rows of one bulk insert
 
-	assets, accounts, chunks, recent, history, ids, expiries *bulk
+	assets, accounts, chunks, recent, history, ids, expiries, creations *bulk
+	prevTS                                                              uint64 // the shard's position timestamp before this batch
 
 	recs      []byte // the batch's encoded transfers
 	accts     []byte // the batch's encoded accounts
@@ -138,6 +139,8 @@ func newWriter(dc driver.Conn, av *accountView) *writer {
 		ids: newBulk("INSERT INTO transfer_ids (prefix, min_id, max_id, shard, entries) VALUES ",
 			5, ""),
 		expiries: newBulk("INSERT INTO expiries (shard, timestamp, pending_id) VALUES ",
+			3, ""),
+		creations: newBulk("INSERT INTO account_creations (shard, timestamp, id) VALUES ",
 			3, ""),
 		acctIndex:  map[ledger.ID]int32{},
 		l0BytesMin: l0BytesMin,
@@ -380,6 +383,7 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 	}{
 		{"assets", w.writeAssets},
 		{"accounts", w.writeAccounts},
+		{"account creations", w.writeCreations},
 		{"transfers", w.writeTransfers},
 		{"account history", w.writeHistory},
 		{"transfer ids", w.writeIDs},
@@ -436,7 +440,24 @@ func (w *writer) checkSeq(b *ledger.Batch) error {
 	if b.Seq != uint64(last)+1 {
 		return fmt.Errorf("batch seq %d does not follow the shard's last committed seq %d", b.Seq, last)
 	}
+	ts, _, err := w.queryInt64("SELECT timestamp FROM shard_positions WHERE shard = ?", int64(b.Shard))
+	if err != nil {
+		return fmt.Errorf("read position: %w", err)
+	}
+	w.prevTS = uint64(ts)
 	return nil
+}
+
+// writeCreations indexes the accounts the batch created (those newer than
+// the shard's previous position) by timestamp.
+func (w *writer) writeCreations(ctx context.Context, b *ledger.Batch) error {
+	w.vals = w.vals[:0]
+	for i := range b.Accounts {
+		if a := &b.Accounts[i]; a.Timestamp > w.prevTS {
+			w.vals = append(w.vals, int64(b.Shard), int64(a.Timestamp), a.ID[:])
+		}
+	}
+	return conflict(w.insert(ctx, w.creations))
 }
 
 func (w *writer) writeAssets(ctx context.Context, b *ledger.Batch) error {

@@ -72,7 +72,10 @@ func RunHarness(t *testing.T, h Harness) {
 		{"Evidence", testEvidence},
 		{"EvidenceFailedBatch", testEvidenceFailedBatch},
 		{"EvidenceReopen", testEvidenceReopen},
+		{"Events", testEvents},
 		{"Checkpoints", testCheckpoints},
+		{"Cosignatures", testCosignatures},
+		{"ListCheckpoints", testListCheckpoints},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
