@@ -126,6 +126,7 @@ const (
 	kindTransfers
 	kindTick
 	kindInspect
+	kindMixed
 )
 
 type request struct {
@@ -133,6 +134,8 @@ type request struct {
 	assets    []Asset
 	accounts  []Account
 	transfers []Transfer
+	docs      []Doc
+	recorded  bool // kindMixed: the docs committed
 	results   []Result
 	idem      *Idempotency
 	inspect   func(*State) error
@@ -258,6 +261,38 @@ func (e *Engine) CreateAccounts(ctx context.Context, accounts []Account, idem *I
 // engine owns the slice until CreateTransfers returns.
 func (e *Engine) CreateTransfers(ctx context.Context, transfers []Transfer, idem *Idempotency) ([]Result, error) {
 	return e.submit(ctx, &request{kind: kindTransfers, transfers: transfers, idem: idem}, len(transfers))
+}
+
+// Submit applies a mixed request (see Request): its accounts, then its
+// transfers, then, only if every one of them committed with ResultOK, its
+// docs (with their Timestamp set). It returns one result per account then
+// per transfer, and whether the docs committed, once the batch is
+// durable. The engine owns req's slices until Submit returns.
+func (e *Engine) Submit(ctx context.Context, req *Request, idem *Idempotency) ([]Result, bool, error) {
+	if len(req.Docs) > DocsPerSubmit {
+		return nil, false, fmt.Errorf("%w: %d docs, limit %d", ErrInvalidDoc, len(req.Docs), DocsPerSubmit)
+	}
+	for i := range req.Docs {
+		if err := req.Docs[i].Validate(); err != nil {
+			return nil, false, err
+		}
+	}
+	r := &request{kind: kindMixed, accounts: req.Accounts, transfers: req.Transfers, docs: req.Docs, idem: idem}
+	n := len(req.Accounts) + len(req.Transfers)
+	if n == 0 && len(req.Docs) == 0 {
+		return nil, false, ErrNoEvents
+	}
+	if n+len(req.Docs) > BatchEventsMax {
+		return nil, false, ErrTooManyEvents
+	}
+	if n == 0 {
+		n = -1 // docs only: no results
+	}
+	res, err := e.submit(ctx, r, n)
+	if err != nil {
+		return nil, false, err
+	}
+	return res, r.recorded, nil
 }
 
 // Tick applies the expiry of every pending transfer due at the clock's
@@ -418,6 +453,21 @@ func (e *Engine) applyRequest(open *pendingBatch, r *request, events int) (*pend
 		e.state.CreateAccounts(now, r.accounts, r.results)
 	case kindTransfers:
 		e.state.CreateTransfers(now, r.transfers, r.results)
+	case kindMixed:
+		na := len(r.accounts)
+		if na > 0 {
+			e.state.CreateAccounts(now, r.accounts, r.results[:na])
+		}
+		if len(r.transfers) > 0 {
+			e.state.CreateTransfers(now, r.transfers, r.results[na:])
+		}
+		r.recorded = true
+		for _, res := range r.results {
+			r.recorded = r.recorded && res == ResultOK
+		}
+		if r.recorded {
+			e.state.AddDocs(now, r.docs)
+		}
 	case kindTick:
 	case kindInspect:
 		if err := r.inspect(e.state); err != nil {
@@ -428,7 +478,7 @@ func (e *Engine) applyRequest(open *pendingBatch, r *request, events int) (*pend
 	if r.done != nil {
 		open.reqs = append(open.reqs, r)
 	}
-	return open, events + len(r.results) + 1
+	return open, events + len(r.results) + len(r.docs) + 1
 }
 
 // commitLoop is the committer's goroutine: one store transaction per batch.

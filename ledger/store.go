@@ -58,6 +58,7 @@ type Batch struct {
 	Accounts  []Account
 	Transfers []TransferRecord // in timestamp order
 	Expiries  []Expiry         // in timestamp order
+	Docs      []Doc            // in timestamp order
 	Outcomes  []Outcome
 	// Evidence, when not nil, is committed in the same transaction.
 	Evidence *EvidenceWrite
@@ -65,7 +66,7 @@ type Batch struct {
 
 // Events returns the number of ledger events in the batch.
 func (b *Batch) Events() int {
-	return len(b.Assets) + len(b.Accounts) + len(b.Transfers) + len(b.Expiries)
+	return len(b.Assets) + len(b.Accounts) + len(b.Transfers) + len(b.Expiries) + len(b.Docs)
 }
 
 // Loader receives a shard's committed state from Store.Load.

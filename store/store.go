@@ -109,6 +109,15 @@ type Store interface {
 	// order; Position is not called. The evidence log rebuilds a batch's
 	// tree from them (evidence/ledgerlog).
 	Events(ctx context.Context, shard uint32, from, to uint64, l ledger.Loader) error
+	// ListDocs calls fn with every doc (ledger.Doc) of shard with a
+	// timestamp in [from, to], in timestamp order, and stops at fn's first
+	// error, which it returns.
+	ListDocs(ctx context.Context, shard uint32, from, to uint64, fn func(ledger.Doc) error) error
+	// DocHistory returns every doc with kind and key, oldest first.
+	DocHistory(ctx context.Context, kind, key string) ([]ledger.Doc, error)
+	// DocsOfKind calls fn with every doc of kind with a timestamp above
+	// after, in timestamp order, and stops at fn's first error.
+	DocsOfKind(ctx context.Context, kind string, after uint64, fn func(ledger.Doc) error) error
 
 	// GetOutcome returns the outcome stored for an idempotency key, or
 	// ErrNotFound.

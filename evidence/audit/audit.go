@@ -47,6 +47,7 @@ type Source interface {
 // (a store): the audit then checks that each one is in a logged batch.
 type Lister interface {
 	Records(ctx context.Context, shard uint32, l ledger.Loader) error
+	Docs(ctx context.Context, shard uint32, fn func(ledger.Doc) error) error
 }
 
 // Checkpoint is a stored signed checkpoint.
@@ -83,6 +84,7 @@ type Report struct {
 	Accounts    int // accounts created in the log
 	Transfers   int
 	Expiries    int
+	Docs        int
 	Pending     int // pending transfers still active
 	Stored      int // stored accounts compared
 	Listed      bool
@@ -300,6 +302,8 @@ func (a *auditor) entry(index uint64, b []byte) (*Divergence, error) {
 		case ledgerlog.TagExpiry:
 			a.rep.Expiries++
 			err = a.replay.Expiry(l.Expiry)
+		case ledgerlog.TagDoc:
+			a.rep.Docs++
 		}
 		if err != nil {
 			return diverged(where, "its records do not follow from the log's earlier records: %v", err), nil
@@ -355,10 +359,16 @@ func (a *auditor) unlogged(l Lister) (*Divergence, error) {
 	if err := l.Records(a.ctx, a.opts.Shard, u); err != nil {
 		return nil, fmt.Errorf("audit: listing stored records: %w", err)
 	}
+	if err := l.Docs(a.ctx, a.opts.Shard, func(d ledger.Doc) error {
+		u.see("doc", d.Kind+"/"+d.Key, d.Timestamp)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("audit: listing stored docs: %w", err)
+	}
 	if u.first != nil {
 		return u.first, nil
 	}
-	logged := a.rep.Assets + a.rep.Accounts + a.rep.Transfers + a.rep.Expiries
+	logged := a.rep.Assets + a.rep.Accounts + a.rep.Transfers + a.rep.Expiries + a.rep.Docs
 	if u.count != logged {
 		return diverged("stored records", "the ledger stores %d records; the log covers %d", u.count, logged), nil
 	}

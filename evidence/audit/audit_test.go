@@ -34,6 +34,7 @@ type ledgerDir struct {
 	verifier note.Verifier
 	// batchOf maps some transfers to the log index of their batch entry.
 	batchOf   map[ledger.ID]uint64
+	docBatch  map[string]uint64 // doc key -> log index
 	transfers []ledger.ID
 	accounts  []ledger.ID
 	sizes     []uint64 // signed checkpoint sizes
@@ -41,7 +42,7 @@ type ledgerDir struct {
 
 func newLedgerDir(t *testing.T) *ledgerDir {
 	t.Helper()
-	d := &ledgerDir{path: filepath.Join(t.TempDir(), "agentpay.db"), batchOf: map[ledger.ID]uint64{}}
+	d := &ledgerDir{path: filepath.Join(t.TempDir(), "agentpay.db"), batchOf: map[ledger.ID]uint64{}, docBatch: map[string]uint64{}}
 	skey, vkey, err := note.GenerateKey(nil, origin)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,9 @@ func newLedgerDir(t *testing.T) *ledgerDir {
 	ev, err := ledgerlog.Open(bg, st, ledgerlog.Options{OnCommitted: func(r *ledgerlog.Records, index, _ uint64) {
 		for _, tr := range r.Transfers {
 			d.batchOf[tr.ID] = index
+		}
+		for _, doc := range r.Docs {
+			d.docBatch[doc.Key] = index
 		}
 	}})
 	if err != nil {
@@ -135,6 +139,13 @@ func newLedgerDir(t *testing.T) *ledgerDir {
 			ledger.Transfer{ID: p3, DebitAccountID: accts[5].ID, CreditAccountID: accts[6].ID, Amount: 20, Ledger: 1, Code: 1, Flags: ledger.TransferPending | ledger.TransferClosingCredit},
 		)
 		send(ledger.Transfer{ID: tid(), PendingID: p2, Flags: ledger.TransferPostPending, Amount: 25})
+		pay := ledger.Transfer{ID: tid(), DebitAccountID: accts[7].ID, CreditAccountID: accts[8].ID, Amount: 3, Ledger: 1, Code: 1}
+		res, ok, err := e.Submit(bg, &ledger.Request{Transfers: []ledger.Transfer{pay},
+			Docs: []ledger.Doc{{Kind: "payment", Key: fmt.Sprintf("pay_%d", round), Body: []byte(fmt.Sprintf(`{"round":%d}`, round))}}}, nil)
+		if err != nil || !ok || res[0] != ledger.ResultOK {
+			t.Fatalf("submit: %v %v %v", res, ok, err)
+		}
+		d.transfers = append(d.transfers, pay.ID)
 		send(ledger.Transfer{ID: tid(), PendingID: p3, Flags: ledger.TransferVoidPending})
 		clock.Advance(61 * time.Second)
 		if err := e.Tick(bg); err != nil { // p1 expires
@@ -215,7 +226,7 @@ func TestCleanLedgerPasses(t *testing.T) {
 	if rep.Divergence != nil {
 		t.Fatalf("a clean ledger diverges: %v", rep.Divergence)
 	}
-	if rep.Transfers != len(d.transfers) || rep.Accounts != 12 || rep.Assets != 1 || rep.Expiries != 6 || rep.Stored != 12 || !rep.Listed {
+	if rep.Transfers != len(d.transfers) || rep.Accounts != 12 || rep.Assets != 1 || rep.Expiries != 6 || rep.Docs != 6 || rep.Stored != 12 || !rep.Listed {
 		t.Fatalf("report %+v; want %d transfers, 12 accounts, 1 asset, 6 expiries", rep, len(d.transfers))
 	}
 	if rep.Checkpoints != len(d.sizes) || rep.Latest != d.sizes[len(d.sizes)-1] || rep.Latest != rep.Size {
@@ -261,6 +272,10 @@ func TestTamperingIsCaught(t *testing.T) {
 			copy(recs[j*n:], a)
 			exec(t, db, "UPDATE transfer_chunks SET records = ? WHERE rowid = ?", recs, rowid)
 			return fmt.Sprintf("log entry %d (", d.batchOf[id])
+		}},
+		{"change a doc", func(t *testing.T, d *ledgerDir, db *sql.DB) string {
+			exec(t, db, "UPDATE docs SET body = ? WHERE key = ?", []byte(`{"round":99}`), "pay_3")
+			return fmt.Sprintf("log entry %d (", d.docBatch["pay_3"])
 		}},
 		{"rewrite a balance", func(t *testing.T, d *ledgerDir, db *sql.DB) string {
 			id := d.accounts[3]

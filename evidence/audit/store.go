@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"math"
 
 	"github.com/agentpay/agentpay/evidence"
 	"github.com/agentpay/agentpay/evidence/ledgerlog"
@@ -80,4 +81,9 @@ func (s *StoreSource) Accounts(ctx context.Context, fn func(ledger.Account) erro
 // Records implements Lister.
 func (s *StoreSource) Records(ctx context.Context, shard uint32, l ledger.Loader) error {
 	return s.St.Load(ctx, shard, l)
+}
+
+// Docs implements Lister.
+func (s *StoreSource) Docs(ctx context.Context, shard uint32, fn func(ledger.Doc) error) error {
+	return s.St.ListDocs(ctx, shard, 0, math.MaxInt64, fn)
 }

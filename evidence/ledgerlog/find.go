@@ -30,6 +30,9 @@ type EventReader interface {
 	// transfers, then expiries, each in timestamp order (Position is not
 	// called).
 	Events(ctx context.Context, shard uint32, from, to uint64, l ledger.Loader) error
+	// ListDocs calls fn with every doc of shard in [from, to], in
+	// timestamp order.
+	ListDocs(ctx context.Context, shard uint32, from, to uint64, fn func(ledger.Doc) error) error
 }
 
 // ProofStore is what proving a transfer needs (store.Store has it).
@@ -167,6 +170,12 @@ func Rebuild(ctx context.Context, er EventReader, e *evidence.Entry) (*Records, 
 	if err := er.Events(ctx, e.Shard, e.Batch.From, e.Batch.To, recordsLoader{r}); err != nil {
 		return nil, fmt.Errorf("ledgerlog: rebuild %s: %w", e.ID, err)
 	}
+	if err := er.ListDocs(ctx, e.Shard, e.Batch.From, e.Batch.To, func(d ledger.Doc) error {
+		r.Docs = append(r.Docs, d)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("ledgerlog: rebuild %s: %w", e.ID, err)
+	}
 	return r, nil
 }
 
@@ -174,8 +183,8 @@ func Rebuild(ctx context.Context, er EventReader, e *evidence.Entry) (*Records, 
 // error wraps ErrDiverged and says how they differ.
 func CheckBatch(e *evidence.Entry, r *Records) error {
 	if got := uint64(r.Count()); got != e.Batch.Count {
-		return fmt.Errorf("%w: batch %s: the store holds %d records (%d assets, %d accounts, %d transfers, %d expiries) in [%d, %d], the log committed to %d",
-			ErrDiverged, e.ID, got, len(r.Assets), len(r.Accounts), len(r.Transfers), len(r.Expiries), e.Batch.From, e.Batch.To, e.Batch.Count)
+		return fmt.Errorf("%w: batch %s: the store holds %d records (%d assets, %d accounts, %d transfers, %d expiries, %d docs) in [%d, %d], the log committed to %d",
+			ErrDiverged, e.ID, got, len(r.Assets), len(r.Accounts), len(r.Transfers), len(r.Expiries), len(r.Docs), e.Batch.From, e.Batch.To, e.Batch.Count)
 	}
 	if root := r.Tree().Root(); root != e.Batch.Root {
 		return fmt.Errorf("%w: batch %s: the stored records hash to root %s, the log committed to %s",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/agentpay/agentpay/evidence"
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store"
 )
@@ -20,6 +21,8 @@ type Leaf struct {
 	Account  ledger.Account // as created
 	Transfer ledger.TransferRecord
 	Expiry   ledger.Expiry
+	Doc      ledger.Doc    // without its body
+	DocHash  evidence.Hash // SHA-256 of the doc's body
 }
 
 // Timestamp returns the timestamp of the leaf's record.
@@ -31,6 +34,8 @@ func (l *Leaf) Timestamp() uint64 {
 		return l.Account.Timestamp
 	case TagTransfer:
 		return l.Transfer.Timestamp
+	case TagDoc:
+		return l.Doc.Timestamp
 	}
 	return l.Expiry.Timestamp
 }
@@ -79,6 +84,27 @@ func DecodeLeaf(b []byte) (Leaf, error) {
 		l.Asset.Timestamp = binary.BigEndian.Uint64(body[5:])
 		l.Asset.Code = string(body[13:])
 		again = AssetLeaf(nil, &l.Asset)
+	case TagDoc:
+		if len(body) < 1 {
+			return Leaf{}, fmt.Errorf("%w: doc leaf of %d bytes", ErrLeaf, len(b))
+		}
+		kl := int(body[0])
+		if len(body) < 1+kl+1 {
+			return Leaf{}, fmt.Errorf("%w: doc leaf of %d bytes", ErrLeaf, len(b))
+		}
+		l.Doc.Kind = string(body[1 : 1+kl])
+		rest := body[1+kl:]
+		keyLen := int(rest[0])
+		if len(rest) != 1+keyLen+8+32 {
+			return Leaf{}, fmt.Errorf("%w: doc leaf of %d bytes", ErrLeaf, len(b))
+		}
+		l.Doc.Key = string(rest[1 : 1+keyLen])
+		l.Doc.Timestamp = binary.BigEndian.Uint64(rest[1+keyLen:])
+		copy(l.DocHash[:], rest[1+keyLen+8:])
+		if err := l.Doc.Validate(); err != nil {
+			return Leaf{}, fmt.Errorf("%w: %w", ErrLeaf, err)
+		}
+		again = appendDocLeaf(nil, &l.Doc, l.DocHash)
 	default:
 		return Leaf{}, fmt.Errorf("%w: unknown tag 0x%02x", ErrLeaf, l.Tag)
 	}

@@ -18,6 +18,7 @@ func sampleLeaves() [][]byte {
 		AccountLeaf(nil, &a),
 		TransferLeaf(nil, &tr),
 		ExpiryLeaf(nil, &ledger.Expiry{PendingID: tr.ID, Timestamp: 13}),
+		DocLeaf(nil, &ledger.Doc{Kind: "mandate_issued", Key: "mdt_01JDX", Body: []byte(`{"signed":"bytes"}`), Timestamp: 14}),
 	}
 }
 
@@ -34,7 +35,7 @@ func TestDecodeLeaf(t *testing.T) {
 			t.Fatalf("account leaf decodes to %+v", l.Account)
 		}
 		for _, bad := range [][]byte{b[:len(b)-1], append(bytes.Clone(b), 0), append([]byte{'Q'}, b[1:]...)} {
-			if l.Tag == TagAsset && len(bad) != len(b) {
+			if (l.Tag == TagAsset || l.Tag == TagDoc) && len(bad) != len(b) && bad[0] == l.Tag {
 				continue // a longer or shorter code is another valid asset leaf
 			}
 			if _, err := DecodeLeaf(bad); !errors.Is(err, ErrLeaf) {
@@ -71,6 +72,8 @@ func FuzzDecodeLeaf(f *testing.F) {
 			again = ExpiryLeaf(nil, &l.Expiry)
 		case TagAsset:
 			again = AssetLeaf(nil, &l.Asset)
+		case TagDoc:
+			again = appendDocLeaf(nil, &l.Doc, l.DocHash)
 		}
 		if !bytes.Equal(again, b) {
 			t.Fatalf("accepted %x, encodes to %x", b, again)

@@ -25,6 +25,13 @@
 //	'X' (0x58) expiry:   pending id (16), timestamp (8, big-endian)
 //	'S' (0x53) asset:    ledger (4), scale (1), timestamp (8), all
 //	                     big-endian, then the code (1-16 ASCII bytes)
+//	'D' (0x44) doc:      kind length (1), kind, key length (1), key,
+//	                     timestamp (8, big-endian), SHA-256 of the body (32)
+//
+// Docs (ledger.Doc: mandates, agent keys, approvals, risk decisions) come
+// last in the tree, in timestamp order; the log holds their body's hash,
+// never the body, so it carries no personal data and the store keeps the
+// bytes it proves.
 //
 // These layouts never change; a new layout needs a new tag. The leaf hash
 // is the RFC 6962 leaf hash of these bytes ([evidence.LeafHash]), so an
@@ -65,6 +72,7 @@ const (
 	TagAccount  byte = 'A'
 	TagExpiry   byte = 'X'
 	TagAsset    byte = 'S'
+	TagDoc      byte = 'D'
 )
 
 // Reader is what this package needs from a store (store.Store has both).
@@ -189,7 +197,7 @@ func (l *Log) Prepare(b *ledger.Batch) error {
 		return errors.New("ledgerlog: prepare: the previous batch is not committed")
 	}
 	l.createdAccounts(b)
-	if len(b.Assets)+len(l.created)+len(b.Transfers)+len(b.Expiries) == 0 {
+	if len(b.Assets)+len(l.created)+len(b.Transfers)+len(b.Expiries)+len(b.Docs) == 0 {
 		return nil
 	}
 	root, count := l.batchRoot(b)
@@ -259,6 +267,9 @@ func (l *Log) timestampRange(b *ledger.Batch) (from, to uint64) {
 	}
 	if n := len(b.Expiries); n > 0 {
 		see(b.Expiries[0].Timestamp, b.Expiries[n-1].Timestamp)
+	}
+	if n := len(b.Docs); n > 0 {
+		see(b.Docs[0].Timestamp, b.Docs[n-1].Timestamp)
 	}
 	return from, to
 }
@@ -333,6 +344,20 @@ func ExpiryLeaf(dst []byte, e *ledger.Expiry) []byte {
 	return binary.BigEndian.AppendUint64(dst, e.Timestamp)
 }
 
+// DocLeaf appends the batch-tree leaf bytes of doc d to dst.
+func DocLeaf(dst []byte, d *ledger.Doc) []byte {
+	return appendDocLeaf(dst, d, sha256.Sum256(d.Body))
+}
+
+func appendDocLeaf(dst []byte, d *ledger.Doc, bodyHash evidence.Hash) []byte {
+	dst = append(dst, TagDoc, byte(len(d.Kind)))
+	dst = append(dst, d.Kind...)
+	dst = append(dst, byte(len(d.Key)))
+	dst = append(dst, d.Key...)
+	dst = binary.BigEndian.AppendUint64(dst, d.Timestamp)
+	return append(dst, bodyHash[:]...)
+}
+
 // AssetLeaf appends the batch-tree leaf bytes of asset a to dst.
 func AssetLeaf(dst []byte, a *ledger.Asset) []byte {
 	dst = append(dst, TagAsset)
@@ -351,11 +376,12 @@ type Records struct {
 	Accounts  []ledger.Account
 	Transfers []ledger.TransferRecord
 	Expiries  []ledger.Expiry
+	Docs      []ledger.Doc
 }
 
 // Count returns the number of leaves.
 func (r *Records) Count() int {
-	return len(r.Assets) + len(r.Accounts) + len(r.Transfers) + len(r.Expiries)
+	return len(r.Assets) + len(r.Accounts) + len(r.Transfers) + len(r.Expiries) + len(r.Docs)
 }
 
 // Leaves returns the leaf bytes of the batch tree, in tree order.
@@ -372,6 +398,9 @@ func (r *Records) Leaves() [][]byte {
 	}
 	for i := range r.Expiries {
 		out = append(out, ExpiryLeaf(nil, &r.Expiries[i]))
+	}
+	for i := range r.Docs {
+		out = append(out, DocLeaf(nil, &r.Docs[i]))
 	}
 	return out
 }
@@ -399,7 +428,7 @@ func (r *Records) FindTransfer(id ledger.ID) int {
 // record timestamp of the batch logged before it (accounts of b with a
 // later timestamp are the ones b created). The slices alias b's.
 func BatchRecords(b *ledger.Batch, lastTS uint64) *Records {
-	r := &Records{Assets: b.Assets, Transfers: b.Transfers, Expiries: b.Expiries}
+	r := &Records{Assets: b.Assets, Transfers: b.Transfers, Expiries: b.Expiries, Docs: b.Docs}
 	for i := range b.Accounts {
 		if b.Accounts[i].Timestamp > lastTS {
 			r.Accounts = append(r.Accounts, b.Accounts[i])
@@ -434,7 +463,7 @@ const chunkLeaves = 1024
 // BatchRecords(b, l.lastTS).Tree() gives) without keeping the tree:
 // workers hash and reduce chunks of leaves in place, in parallel.
 func (l *Log) batchRoot(b *ledger.Batch) (evidence.Hash, uint64) {
-	n := len(b.Assets) + len(l.created) + len(b.Transfers) + len(b.Expiries)
+	n := len(b.Assets) + len(l.created) + len(b.Transfers) + len(b.Expiries) + len(b.Docs)
 	if cap(l.leaves) < n {
 		l.leaves = make([]evidence.Hash, n)
 	}
@@ -469,8 +498,8 @@ func (l *Log) batchRoot(b *ledger.Batch) (evidence.Hash, uint64) {
 
 // hashLeaves sets dst[i] to the leaf hash of tree leaf first+i of b.
 func (l *Log) hashLeaves(dst []evidence.Hash, b *ledger.Batch, first int) {
-	var buf [2 + store.AccountRecordSize]byte // 0x00 (RFC 6962 leaf prefix), tag, record
-	nAssets, nAccounts, nTransfers := len(b.Assets), len(l.created), len(b.Transfers)
+	var buf [2 + store.AccountRecordSize + 2*256]byte // 0x00 (RFC 6962 leaf prefix), tag, record
+	nAssets, nAccounts, nTransfers, nExpiries := len(b.Assets), len(l.created), len(b.Transfers), len(b.Expiries)
 	for i := range dst {
 		j := first + i
 		switch {
@@ -485,8 +514,10 @@ func (l *Log) hashLeaves(dst []evidence.Hash, b *ledger.Batch, first int) {
 			buf[1] = TagTransfer
 			store.EncodeTransferRecord(buf[2:], &b.Transfers[j-nAssets-nAccounts])
 			dst[i] = sha256.Sum256(buf[:2+store.TransferRecordSize])
-		default:
+		case j < nAssets+nAccounts+nTransfers+nExpiries:
 			dst[i] = sha256.Sum256(ExpiryLeaf(buf[:1], &b.Expiries[j-nAssets-nAccounts-nTransfers]))
+		default:
+			dst[i] = sha256.Sum256(DocLeaf(buf[:1], &b.Docs[j-nAssets-nAccounts-nTransfers-nExpiries]))
 		}
 	}
 }

@@ -81,8 +81,8 @@ type writer struct {
 	args  []driver.NamedValue    // ordinals 1..n, reused
 	vals  []driver.Value         // the values of the rows of one bulk insert
 
-	assets, accounts, chunks, recent, history, ids, expiries, creations *bulk
-	prevTS                                                              uint64 // the shard's position timestamp before this batch
+	assets, accounts, chunks, recent, history, ids, expiries, creations, docs *bulk
+	prevTS                                                                    uint64 // the shard's position timestamp before this batch
 
 	recs      []byte // the batch's encoded transfers
 	accts     []byte // the batch's encoded accounts
@@ -142,6 +142,7 @@ func newWriter(dc driver.Conn, av *accountView) *writer {
 			3, ""),
 		creations: newBulk("INSERT INTO account_creations (shard, timestamp, id) VALUES ",
 			3, ""),
+		docs:       newBulk("INSERT INTO docs (shard, timestamp, kind, key, body) VALUES ", 5, ""),
 		acctIndex:  map[ledger.ID]int32{},
 		l0BytesMin: l0BytesMin,
 	}
@@ -286,6 +287,15 @@ func checkBatch(b *ledger.Batch) error {
 		}
 		last = e.Timestamp
 	}
+	last = 0
+	for i := range b.Docs {
+		ts := b.Docs[i].Timestamp
+		if ts <= last || ts > b.Timestamp {
+			return fmt.Errorf("doc %d: timestamp %d not after %d and at most the batch's %d",
+				i, ts, last, b.Timestamp)
+		}
+		last = ts
+	}
 	for i := range b.Assets {
 		if b.Assets[i].Timestamp > math.MaxInt64 {
 			return fmt.Errorf("asset %d: timestamp above 2^63-1", i)
@@ -388,6 +398,7 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 		{"account history", w.writeHistory},
 		{"transfer ids", w.writeIDs},
 		{"expiries", w.writeExpiries},
+		{"docs", w.writeDocs},
 		{"outcomes", w.writeOutcomes},
 		{"evidence", w.writeEvidence},
 	}
@@ -446,6 +457,15 @@ func (w *writer) checkSeq(b *ledger.Batch) error {
 	}
 	w.prevTS = uint64(ts)
 	return nil
+}
+
+func (w *writer) writeDocs(ctx context.Context, b *ledger.Batch) error {
+	w.vals = w.vals[:0]
+	for i := range b.Docs {
+		d := &b.Docs[i]
+		w.vals = append(w.vals, int64(b.Shard), int64(d.Timestamp), d.Kind, d.Key, d.Body)
+	}
+	return conflict(w.insert(ctx, w.docs))
 }
 
 // writeCreations indexes the accounts the batch created (those newer than

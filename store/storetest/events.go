@@ -127,3 +127,83 @@ func testEvents(t *testing.T, h Harness) {
 	b.commit(t, s)
 	check(bounds[0][0], bounds[0][1])
 }
+
+// testDocs: docs commit with their batch and are read back exactly by
+// timestamp range, by kind and key (history, oldest first) and by kind;
+// an empty body reads back empty; docs out of timestamp order are refused.
+func testDocs(t *testing.T, h Harness) {
+	s := h.Open(t)
+	g := newGen(91)
+	w, other := newWorld(g, 0), newWorld(g, 1)
+	var firsts []uint64
+	for i := range 12 {
+		b := w.batch()
+		firsts = append(firsts, b.ts+1)
+		x, y := b.account(), b.account()
+		b.transfer(x, y, 5)
+		b.doc("mandate_issued", "mdt_"+string(rune('a'+i)), []byte(`{"n":`+string(rune('0'+i%10))+`}`))
+		if i%3 == 0 {
+			b.doc("mandate_revoked", "mdt_"+string(rune('a'+i)), nil)
+		}
+		b.commit(t, s)
+		ob := other.batch()
+		ob.ts = b.ts
+		ob.doc("mandate_issued", "mdt_other", []byte("x"))
+		ob.commit(t, s)
+	}
+	list := func(shard uint32, from, to uint64) []ledger.Doc {
+		t.Helper()
+		var out []ledger.Doc
+		if err := s.ListDocs(bg, shard, from, to, func(d ledger.Doc) error { out = append(out, d); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	equal := func(what string, got, want []ledger.Doc) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d docs, want %d", what, len(got), len(want))
+		}
+		for i := range want {
+			if got[i].Kind != want[i].Kind || got[i].Key != want[i].Key || got[i].Timestamp != want[i].Timestamp ||
+				string(got[i].Body) != string(want[i].Body) {
+				t.Fatalf("%s: doc %d = %+v, want %+v", what, i, got[i], want[i])
+			}
+		}
+	}
+	equal("all of shard 0", list(0, 0, 1<<62), w.docs)
+	var want []ledger.Doc
+	for _, d := range w.docs {
+		if d.Timestamp >= firsts[4] && d.Timestamp < firsts[7] {
+			want = append(want, d)
+		}
+	}
+	equal("a range", list(0, firsts[4], firsts[7]-1), want)
+	hist, err := s.DocHistory(bg, "mandate_issued", "mdt_d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal("history", hist, []ledger.Doc{w.docs[4]})
+	if hist, err := s.DocHistory(bg, "mandate_revoked", "mdt_nope"); err != nil || len(hist) != 0 {
+		t.Fatalf("history of an unknown key: %v, %v", hist, err)
+	}
+	var revoked []ledger.Doc
+	if err := s.DocsOfKind(bg, "mandate_revoked", 0, func(d ledger.Doc) error { revoked = append(revoked, d); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(revoked) != 4 || len(revoked[0].Body) != 0 {
+		t.Fatalf("revoked docs %+v, want 4 with empty bodies", revoked)
+	}
+	// Out of order: refused, nothing written.
+	b := w.batch()
+	d1 := b.doc("approval", "ap_1", []byte("1"))
+	b.doc("approval", "ap_2", []byte("2"))
+	batch := b.build()
+	batch.Docs[1].Timestamp = d1.Timestamp
+	if err := s.CommitBatch(bg, batch); err == nil {
+		t.Fatal("CommitBatch accepted docs out of timestamp order")
+	}
+	if hist, _ := s.DocHistory(bg, "approval", "ap_1"); len(hist) != 0 {
+		t.Fatalf("a refused batch wrote docs: %+v", hist)
+	}
+}

@@ -73,6 +73,7 @@ func RunHarness(t *testing.T, h Harness) {
 		{"EvidenceFailedBatch", testEvidenceFailedBatch},
 		{"EvidenceReopen", testEvidenceReopen},
 		{"Events", testEvents},
+		{"Docs", testDocs},
 		{"Checkpoints", testCheckpoints},
 		{"Cosignatures", testCosignatures},
 		{"ListCheckpoints", testListCheckpoints},

@@ -81,6 +81,7 @@ type world struct {
 	accounts  map[ledger.ID]ledger.Account
 	transfers []ledger.TransferRecord
 	expiries  []ledger.Expiry
+	docs      []ledger.Doc
 	outcomes  map[string]ledger.Outcome
 }
 
@@ -99,6 +100,7 @@ type builder struct {
 	order     []ledger.ID
 	transfers []ledger.TransferRecord
 	expiries  []ledger.Expiry
+	docs      []ledger.Doc
 	outcomes  []ledger.Outcome
 }
 
@@ -187,6 +189,12 @@ func (b *builder) expiry(pending ledger.ID) {
 	b.expiries = append(b.expiries, ledger.Expiry{PendingID: pending, Timestamp: b.next()})
 }
 
+func (b *builder) doc(kind, key string, body []byte) ledger.Doc {
+	d := ledger.Doc{Kind: kind, Key: key, Body: body, Timestamp: b.next()}
+	b.docs = append(b.docs, d)
+	return d
+}
+
 func (b *builder) outcome(key string, createdAt uint64) ledger.Outcome {
 	o := ledger.Outcome{Key: key, Status: 200 + len(b.outcomes), Body: []byte(`{"key":"` + key + `"}`), CreatedAt: createdAt}
 	b.w.g.src.Read(o.RequestHash[:])
@@ -203,6 +211,7 @@ func (b *builder) build() *ledger.Batch {
 		Assets:    slices.Clone(b.assets),
 		Transfers: slices.Clone(b.transfers),
 		Expiries:  slices.Clone(b.expiries),
+		Docs:      slices.Clone(b.docs),
 		Outcomes:  slices.Clone(b.outcomes),
 	}
 	for _, id := range b.order {
@@ -232,6 +241,7 @@ func (w *world) apply(b *ledger.Batch) {
 	}
 	w.transfers = append(w.transfers, b.Transfers...)
 	w.expiries = append(w.expiries, b.Expiries...)
+	w.docs = append(w.docs, b.Docs...)
 	for _, o := range b.Outcomes {
 		w.outcomes[o.Key] = o
 	}
