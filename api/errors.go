@@ -112,6 +112,10 @@ const (
 	codeInvalidCosignature     = "invalid_cosignature"
 	codeMissingCosignature     = "missing_cosignature"
 	codeUnknownWitness         = "unknown_witness"
+	// GET /v1/log/batches/{index} (audit_handlers.go).
+	codeInvalidLogIndex  = "invalid_log_index"
+	codeLogEntryNotFound = "log_entry_not_found"
+	codeBatchNotFound    = "batch_not_found"
 )
 
 // internalBody is the body of every internal error.

@@ -246,6 +246,7 @@ func (s *Server) routeTable() []*route {
 		{pattern: "GET /v1/accounts/{id}", access: accessRead, handle: s.getAccount},
 		{pattern: "GET /v1/accounts/{id}/balances", access: accessRead, handle: s.getBalances},
 		{pattern: "GET /v1/accounts/{id}/transfers", access: accessRead, query: []string{"after", "limit"}, handle: s.accountTransfers},
+		{pattern: "GET /v1/accounts/{id}/chain", access: accessRead, query: []string{"after", "limit"}, handle: s.accountChain},
 
 		{pattern: "POST /v1/transfers", access: accessWrite, bodyBytesMax: singleBodyBytesMax, outcome: true, receipts: receiptOne, handle: s.createTransfer},
 		{pattern: "POST /v1/transfers/batch", access: accessWrite, bodyBytesMax: batchBodyBytesMax, outcome: true, receipts: receiptBatch, handle: s.createTransfers},
@@ -259,6 +260,7 @@ func (s *Server) routeTable() []*route {
 		{pattern: "GET /v1/log/tile/{path...}", access: accessPublic, handle: s.logTile},
 		{pattern: "GET /v1/log/proof/inclusion", access: accessPublic, query: []string{"index", "size"}, handle: s.logInclusionProof},
 		{pattern: "GET /v1/log/proof/consistency", access: accessPublic, query: []string{"from", "to"}, handle: s.logConsistencyProof},
+		{pattern: "GET /v1/log/batches/{index}", access: accessRead, handle: s.logBatch},
 
 		{pattern: "POST /v1/api-keys", access: accessAdmin, bodyBytesMax: singleBodyBytesMax, handle: s.createAPIKey},
 		{pattern: "GET /v1/api-keys", access: accessAdmin, handle: s.listAPIKeys},

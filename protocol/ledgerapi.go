@@ -281,3 +281,27 @@ type LogConsistencyProof struct {
 	To     uint64   `json:"to"`
 	Hashes [][]byte `json:"hashes"`
 }
+
+// AccountChain is a page of GET /v1/accounts/{id}/chain: the account's
+// transfers, oldest first, each with its leaf (as in TransferProof) and its
+// link in the account's hash chain (see package evidence, ChainStart and
+// ChainNext), and Head, the evidence log's signed head of the chain at
+// Count, the position of the page's last link. A wallet recomputes the
+// links from the leaves alone and keeps the last head it verified. Byte
+// strings are base64 (standard, padded) in JSON.
+type AccountChain struct {
+	AccountID  string             `json:"account_id"`
+	Links      []AccountChainLink `json:"links"`
+	Count      uint64             `json:"count"`
+	Head       string             `json:"head"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+// AccountChainLink is one transfer of an account chain.
+type AccountChainLink struct {
+	Position   uint64 `json:"position"` // 1 for the account's first transfer
+	TransferID string `json:"transfer_id"`
+	Timestamp  uint64 `json:"timestamp"`
+	Leaf       []byte `json:"leaf"`
+	Link       []byte `json:"link"`
+}

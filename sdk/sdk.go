@@ -1,6 +1,7 @@
 // Package sdk is the Go client of the AgentPay /v1 HTTP API, for agents,
-// merchants and vendors. It imports only the protocol package and the
-// standard library.
+// merchants and vendors. It imports only the protocol and evidence
+// packages (and the signed-note package whose keys evidence verifies) and
+// the standard library.
 //
 // Every method returns the protocol.* value the API answered, or an error:
 // an *Error when the API answered with an error (its HTTP status and
@@ -11,6 +12,12 @@
 // then answers with the original response instead of acting twice. An
 // empty key makes the client generate a fresh one, which protects nothing
 // across your retries.
+//
+// Committed transfers carry the evidence log's signed receipt. A client
+// given the log's key (WithLogKey) verifies receipts (VerifyReceipt),
+// proves transfers into the log (ProveTransfer) and monitors the log: it
+// keeps the largest checkpoint it has seen and refuses one that is not
+// consistent with it (ErrLogFork, ErrLogRollback).
 package sdk
 
 import (
@@ -25,6 +32,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentpay/agentpay/protocol"
@@ -48,6 +56,14 @@ type Client struct {
 	http      *http.Client
 	userAgent string
 	signer    protocol.RequestSigner // nil: requests are not signed
+
+	// The evidence log: the options' key and origin, and the monitor
+	// built from them (see receipt.go).
+	logMu     sync.Mutex
+	logVKey   string
+	logOrigin string
+	log       *logMonitor
+	logErr    error
 }
 
 // Option configures a Client.
@@ -73,6 +89,7 @@ func New(baseURL, apiKey string, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	c.initLog()
 	return c
 }
 
@@ -274,7 +291,9 @@ func (c *Client) AccountTransfers(ctx context.Context, id, after string, limit i
 
 // CreateTransfer applies one transfer and returns it as committed. A
 // ledger rejection is an *Error with status 422 whose code is the ledger
-// result (e.g. exceeds_credits).
+// result (e.g. exceeds_credits). With the server's evidence log on, the
+// transfer's Receipt is the log's signed receipt for it: check it with
+// VerifyReceipt, prove it later with ProveTransfer.
 func (c *Client) CreateTransfer(ctx context.Context, idempotencyKey string, t protocol.Transfer) (*protocol.Transfer, error) {
 	var out protocol.Transfer
 	if err := c.do(ctx, "create transfer", http.MethodPost, "/v1/transfers", idempotencyKey, t, &out); err != nil {
@@ -285,7 +304,10 @@ func (c *Client) CreateTransfer(ctx context.Context, idempotencyKey string, t pr
 
 // CreateTransfers applies up to protocol.TransfersPerRequestMax transfers
 // and returns one result per transfer (rejections are results, not
-// errors). Linked chains commit or fail as one.
+// errors). Linked chains commit or fail as one. The response's Receipt
+// (with the server's evidence log on) is one signed receipt naming every
+// committed transfer: check each with VerifyReceipt and prove each with
+// ProveTransfer.
 func (c *Client) CreateTransfers(ctx context.Context, idempotencyKey string, transfers []protocol.Transfer) (*protocol.BatchResponse, error) {
 	var out protocol.BatchResponse
 	req := protocol.CreateTransfersRequest{Transfers: transfers}
@@ -334,9 +356,9 @@ func (c *Client) RevokeAPIKey(ctx context.Context, idempotencyKey, id string) (*
 	return &out, nil
 }
 
-// Evidence log (public routes; no API key needed). The SDK only fetches:
-// verify with package evidence, e.g. feed LogCheckpoint and
-// LogConsistencyProof from the monitor's latest size into evidence.Monitor.
+// Evidence log (public routes; no API key needed). These only fetch: a
+// client with a log key verifies and monitors (SyncLog, ObserveCheckpoint,
+// ProveTransfer in receipt.go), or feed them into package evidence.
 
 // LogCheckpoint returns the latest signed checkpoint of the evidence log, a
 // C2SP signed note, as served.

@@ -49,6 +49,7 @@ func newRootCommand() *cobra.Command {
 		newVersionCommand(),
 		newVerifyCommand(),
 		newLogCommand(cf),
+		newAuditCommand(cf),
 	)
 	root.AddCommand(newClientCommands(cf)...)
 	return root
