@@ -105,7 +105,7 @@ func (s *Server) replay(c *call) (bool, error) {
 	case o.RequestHash != c.idem.RequestHash:
 		return false, mismatch()
 	}
-	body, err := s.withReceipt(c.r.Context(), c.rt, o.Status, o.Body)
+	body, err := s.withReceipt(c.r.Context(), c.rt, o.Status, o.Body, nil)
 	if err != nil {
 		return false, err
 	}

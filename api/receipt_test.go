@@ -188,6 +188,16 @@ func TestTransferReceiptsAndProofs(t *testing.T) {
 	}
 	re.prove(t, r1, one) // still, at the larger checkpoint
 
+	// A balancing transfer: the engine lowers its amount; the receipt is
+	// the stored record's.
+	bal := mustTransfer(t, env, protocol.Transfer{DebitAccountID: re.users[1], CreditAccountID: re.users[0], Amount: u64(1_000_000), Ledger: 1, Code: 1,
+		Flags: []string{protocol.TransferFlagBalancingDebit}})
+	if *bal.Amount >= 1_000_000 || *bal.Amount == 0 {
+		t.Fatalf("balancing transfer of %d", *bal.Amount)
+	}
+	re.sign(t)
+	re.prove(t, re.open(t, bal.Receipt), bal)
+
 	do(t, env, "GET", "/v1/transfers/"+protocol.PrefixTransfer+"01JDXXXXXXXXXXXXXXXXXXXXXX/proof").
 		wantError(t, http.StatusNotFound, protocol.ErrorNotFound, "transfer_not_found", "id")
 	do(t, env, "GET", "/v1/transfers/"+one.ID+"/proof", as("")).want(t, http.StatusUnauthorized)

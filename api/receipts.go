@@ -39,7 +39,7 @@ const receiptLookupsMax = 16
 // withReceipt returns body with the receipt of the committed transfers it
 // names; body unchanged when the server signs no receipts or the response
 // names none.
-func (s *Server) withReceipt(ctx context.Context, rt *route, status int, body []byte) ([]byte, error) {
+func (s *Server) withReceipt(ctx context.Context, rt *route, status int, body []byte, known map[ledger.ID]ledger.TransferRecord) ([]byte, error) {
 	if s.receiptSigner == nil || (status != http.StatusOK && status != http.StatusCreated) {
 		return body, nil
 	}
@@ -47,7 +47,7 @@ func (s *Server) withReceipt(ctx context.Context, rt *route, status int, body []
 	if err != nil || len(ids) == 0 {
 		return body, err
 	}
-	recs, err := s.transferRecords(ctx, ids)
+	recs, err := s.transferRecords(ctx, ids, known)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +64,28 @@ func (s *Server) withReceipt(ctx context.Context, rt *route, status int, body []
 	out = append(out, `,"receipt":`...)
 	out = append(out, text...)
 	return append(out, '}'), nil
+}
+
+// knownRecords returns the records of the transfers of a fresh commit
+// that committed (ResultOK), built from the transfers as the engine filled
+// them in and the fingerprints of the transfers as submitted (fps).
+func knownRecords(ts []ledger.Transfer, fps []uint64, results []ledger.Result) map[ledger.ID]ledger.TransferRecord {
+	m := make(map[ledger.ID]ledger.TransferRecord, len(ts))
+	for i := range ts {
+		if i < len(results) && results[i] == ledger.ResultOK {
+			m[ts[i].ID] = ledger.TransferRecord{Transfer: ts[i], Fingerprint: fps[i]}
+		}
+	}
+	return m
+}
+
+// fingerprints returns the fingerprints of transfers as submitted.
+func fingerprints(ts []ledger.Transfer) []uint64 {
+	fps := make([]uint64, len(ts))
+	for i := range ts {
+		fps[i] = ledger.Fingerprint(&ts[i])
+	}
+	return fps
 }
 
 // committedTransfer is what transfersOf reads of a transfer in a body.
@@ -103,8 +125,10 @@ func transfersOf(rt *route, body []byte) ([]committedTransfer, error) {
 	return nil, nil
 }
 
-// transferRecords reads the committed records of the transfers.
-func (s *Server) transferRecords(ctx context.Context, ts []committedTransfer) ([]ledger.TransferRecord, error) {
+// transferRecords returns the committed records of the transfers: from
+// known (the records a fresh commit built) when it has them all, else from
+// the store.
+func (s *Server) transferRecords(ctx context.Context, ts []committedTransfer, known map[ledger.ID]ledger.TransferRecord) ([]ledger.TransferRecord, error) {
 	ids := make([]ledger.ID, len(ts))
 	for i, t := range ts {
 		id, ok := parsePrefixedID(t.ID, protocol.PrefixTransfer)
@@ -112,6 +136,21 @@ func (s *Server) transferRecords(ctx context.Context, ts []committedTransfer) ([
 			return nil, fmt.Errorf("api: receipt: transfer id %q in a response", t.ID)
 		}
 		ids[i] = id
+	}
+	if known != nil {
+		out := make([]ledger.TransferRecord, len(ids))
+		all := true
+		for i, id := range ids {
+			r, ok := known[id]
+			if !ok || r.Timestamp != ts[i].Timestamp {
+				all = false
+				break
+			}
+			out[i] = r
+		}
+		if all {
+			return out, nil
+		}
 	}
 	if len(ts) <= receiptLookupsMax || slices.ContainsFunc(ts, func(t committedTransfer) bool { return t.Timestamp == 0 }) {
 		out := make([]ledger.TransferRecord, len(ids))

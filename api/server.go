@@ -420,6 +420,9 @@ type call struct {
 	r    *http.Request
 	key  store.APIKey // the caller; zero on public routes
 	body []byte
+	// known, set by transfer handlers, gives the records of the transfers
+	// a fresh commit made, for their receipt.
+	known func([]ledger.Result) map[ledger.ID]ledger.TransferRecord
 	// idem is set on mutating routes: the scoped key and request hash.
 	// Ledger handlers set Render and pass it to the engine.
 	idem *ledger.Idempotency
@@ -454,13 +457,18 @@ func (c *call) commit(render func([]ledger.Result) (int, []byte),
 		status, body = render(results)
 		return status, body
 	}
-	if _, err := submit(c.engineCtx(), c.idem); err != nil {
+	results, err := submit(c.engineCtx(), c.idem)
+	if err != nil {
 		return engineError(err)
 	}
 	if body == nil {
 		return errors.New("api: the engine answered without rendering the response")
 	}
-	body, err := c.s.withReceipt(c.r.Context(), c.rt, status, body)
+	var known map[ledger.ID]ledger.TransferRecord
+	if c.known != nil {
+		known = c.known(results)
+	}
+	body, err = c.s.withReceipt(c.r.Context(), c.rt, status, body, known)
 	if err != nil {
 		return err
 	}
