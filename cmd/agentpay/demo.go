@@ -60,6 +60,9 @@ type demo struct {
 	out  io.Writer
 	c    *sdk.Client
 	step int
+	// paid is the agent's first weather API call and its batch's receipt.
+	paid    protocol.Transfer
+	receipt string
 }
 
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
@@ -129,6 +132,9 @@ func (d *demo) run(ctx context.Context, url string) error {
 		return err
 	}
 	d.say("   %d accepted, %d rejected; each is its own transfer with its own id.", batch.Accepted, batch.Rejected)
+	if batch.Results[0].Transfer != nil {
+		d.paid, d.receipt = *batch.Results[0].Transfer, batch.Receipt
+	}
 	if err := d.balance(ctx, "wallet", wallet); err != nil {
 		return err
 	}
@@ -242,5 +248,32 @@ func (d *demo) evidence(ctx context.Context) error {
 	d.say("   and the checkpoint's signature verifies with the log's published key.")
 	d.say("   Anyone can fetch checkpoints, tiles and proofs from /v1/log/ and check that no")
 	d.say("   record was changed or removed since.")
+	if d.receipt == "" {
+		return nil
+	}
+
+	d.chapter("The agent checks its own payment: the receipt, then the proof into a signed checkpoint.")
+	if err := d.c.TrustLog(strings.TrimSpace(key), origin); err != nil {
+		return fmt.Errorf("demo: trust log: %w", err)
+	}
+	r, err := d.c.VerifyReceipt(d.receipt, d.paid)
+	if err != nil {
+		return fmt.Errorf("demo: receipt: %w", err)
+	}
+	d.say("   The batch response carried a receipt signed by the log: log entry %d holds the %d calls,", r.LogIndex, len(r.Items))
+	var ev *sdk.TransferEvidence
+	for range 50 { // until a checkpoint covers the payment's batch
+		if ev, err = d.c.ProveTransfer(ctx, d.receipt, d.paid.ID); !errors.Is(err, sdk.ErrProofNotReady) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("demo: proof: %w", err)
+	}
+	d.say("   and %s is proven into the checkpoint of %d entries (root %s):", d.paid.ID, ev.LogSize, ev.Root)
+	d.say("   its leaf, the batch's tree, the log's tree and the signature all check out.")
+	d.say("   The client keeps that checkpoint and will refuse any later one that does not extend it.")
+	d.say("   An operator can check everything at once with `agentpay audit`.")
 	return nil
 }

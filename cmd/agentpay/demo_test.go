@@ -30,6 +30,8 @@ func TestDemo(t *testing.T) {
 		"merchant:  credits $4.44    debits $0.00",
 		"The wallet's history holds 7 transfers",
 		"and the checkpoint's signature verifies with the log's published key.",
+		"The batch response carried a receipt signed by the log: log entry 3 holds the 3 calls,",
+		"its leaf, the batch's tree, the log's tree and the signature all check out.",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q", want)

@@ -150,7 +150,7 @@ func (n *node) start(ctx context.Context) error {
 		witnessKeys = append(witnessKeys, w.VKey)
 	}
 	srv, err := api.New(api.Config{Engine: engine, Store: n.store, Logger: n.cfg.Logger, Registry: reg,
-		LogKey: logKey, Witnesses: witnessKeys})
+		LogKey: logKey, Witnesses: witnessKeys, ReceiptSigner: logSigner, Evidence: ev})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
