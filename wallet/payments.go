@@ -1,0 +1,542 @@
+package wallet
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/protocol"
+	"github.com/agentpay/agentpay/risk"
+)
+
+// Payment statuses.
+const (
+	StatusCompleted = "completed" // the money moved
+	StatusHeld      = "held"      // the funds are held, waiting for the owner
+	StatusApproved  = "approved"  // held, then approved by the owner: the money moved
+	StatusDeclined  = "declined"  // held, then declined by the owner: released
+	StatusExpired   = "expired"   // held, never answered: released
+)
+
+// Payment is a payment an agent made under a mandate.
+type Payment struct {
+	ID        string            `json:"id"`
+	Mandate   string            `json:"mandate"`
+	Agent     string            `json:"agent"`
+	Owner     string            `json:"owner"`
+	Wallet    string            `json:"wallet"`
+	Payee     string            `json:"payee"`
+	Amount    int64             `json:"amount"`
+	Currency  string            `json:"currency"`
+	Scale     uint8             `json:"scale"`
+	Status    string            `json:"status"`
+	Closed    string            `json:"closed_mandate"`        // the agent's closed mandate, compact JWS
+	Hold      string            `json:"hold_reason,omitempty"` // why it is held: a constraint code or risk reasons
+	Decision  protocol.Decision `json:"decision"`
+	Risk      risk.Decision     `json:"risk"`
+	Legs      []Leg             `json:"legs"`
+	Limits    []protocol.Limit  `json:"limits,omitempty"` // what remains of each limit after it
+	CreatedAt time.Time         `json:"created_at"`
+	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
+	Answer    *Answer           `json:"answer,omitempty"`
+}
+
+// Leg is one transfer of a payment's chain.
+type Leg struct {
+	Name     string    `json:"name"` // "total", "day", "week", "month", "uses", "payment"
+	Transfer ledger.ID `json:"transfer"`
+	Account  ledger.ID `json:"account"`
+}
+
+// Answer is the owner's answer to a held payment.
+type Answer struct {
+	Approved bool      `json:"approved"`
+	At       time.Time `json:"at"`
+}
+
+// Refusal is a payment or mandate refused with a registered code; it
+// carries the decision and what remains of each limit.
+type Refusal struct {
+	Code     protocol.Code
+	Detail   string
+	Decision *protocol.Decision
+	Risk     *risk.Decision
+	Limits   []protocol.Limit
+}
+
+func (r *Refusal) Error() string { return "wallet: refused: " + string(r.Code) + ": " + r.Detail }
+
+// Unwrap makes a Refusal match ErrRefused.
+func (r *Refusal) Unwrap() error { return ErrRefused }
+
+func refusal(code protocol.Code, detail string) *Refusal { return &Refusal{Code: code, Detail: detail} }
+
+// PayRequest is an agent's payment: its closed payment mandate (signed
+// by the agent, naming the open mandate by hash, the payee and the
+// amount) and the payment's risk features the agent may add.
+type PayRequest struct {
+	ClosedMandate []byte
+	Category      string
+	Metadata      map[string]string
+}
+
+// Pay makes a payment for agent (authenticated by its request signature):
+// it verifies the closed mandate against its open mandate, evaluates
+// every constraint and the risk rules, and moves the money and consumes
+// the limits in one linked chain. A payment over the approval threshold,
+// or one a rule holds, holds the funds (pending transfers) until the
+// owner answers or ApprovalTTL passes.
+func (s *Service) Pay(ctx context.Context, agentID string, req PayRequest) (*Payment, error) {
+	now := s.now()
+	agent, err := s.Agent(agentID)
+	if err != nil {
+		return nil, err
+	}
+	peek, err := peekClosed(req.ClosedMandate)
+	if err != nil {
+		return nil, refusal(protocol.CodePayloadInvalid, err.Error())
+	}
+	// The same closed mandate again (a retry): the same payment, whatever
+	// happened since. Only the exact bytes the payment was made with match.
+	if prev, ok := s.payment(PrefixPayment + id("payment", agent.ID, peek.ID).String()); ok && prev.Closed == string(req.ClosedMandate) {
+		return s.withStatus(prev), nil
+	}
+	m, ok := s.mandateByHash(peek.OpenMandateHash)
+	if !ok {
+		return nil, refusal(protocol.CodeMandateHashMismatch, "open_mandate_hash names no mandate issued on this platform")
+	}
+	if m.Agent != agent.ID {
+		return nil, refusal(protocol.CodeSignerNotAllowed, "the mandate was issued to another agent")
+	}
+	if m.RevokedAt != nil {
+		return nil, refusal(protocol.CodeRevoked, "the mandate was revoked at "+m.RevokedAt.Format(time.RFC3339))
+	}
+	vc := s.verifyContext()
+	vc.Now = now
+	cv, err := protocol.VerifyClosedPaymentMandate(ctx, vc, req.ClosedMandate, m.open)
+	if err != nil {
+		return nil, refusal(protocol.CodeOf(err), err.Error())
+	}
+	c := cv.Claims
+	if c.Issuer != agent.ID {
+		return nil, refusal(protocol.CodeIssuerMismatch, "the closed mandate is not the calling agent's")
+	}
+	w, err := s.Wallet(m.Wallet)
+	if err != nil {
+		return nil, err
+	}
+	amt := c.PaymentAmount
+	if amt.Currency != w.Currency || amt.Scale != w.Scale {
+		return nil, refusal(protocol.CodeCurrencyMismatch, fmt.Sprintf("the payment is in %s/%d, the wallet holds %s/%d", amt.Currency, amt.Scale, w.Currency, w.Scale))
+	}
+	if amt.Amount <= 0 {
+		return nil, refusal(protocol.CodeAmountOutOfRange, "the amount must be positive")
+	}
+	p := &Payment{ID: PrefixPayment + id("payment", agent.ID, c.ID).String(), Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
+		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
+		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
+	if prev, ok := s.payment(p.ID); ok {
+		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
+	}
+
+	// Constraints, with the usage the limit accounts hold now.
+	usage, err := s.usage(ctx, m, now)
+	if err != nil {
+		return nil, err
+	}
+	exec := time.Time{}
+	if c.ExecutionDate != 0 {
+		exec = time.Unix(c.ExecutionDate, 0)
+	}
+	p.Decision = m.open.Claims.Evaluate(protocol.EvalInput{Now: now,
+		Payment: &protocol.PaymentFacts{Amount: amt, Payee: c.Payee, ExecuteAt: exec}, State: usage})
+	if p.Decision.Outcome == protocol.OutcomeDeny {
+		return nil, &Refusal{Code: p.Decision.Code, Detail: failedDetail(p.Decision), Decision: &p.Decision, Limits: limitsOf(p.Decision)}
+	}
+
+	// Risk rules: they may hold or decline, never loosen a constraint.
+	p.Risk = s.assess(agent, w, m, c.Payee.ID, amt.Amount, req, now)
+	if p.Risk.Outcome == risk.OutcomeDecline {
+		return nil, &Refusal{Code: "risk_declined", Detail: "declined by risk rules: " + strings.Join(p.Risk.Reasons(), ", "), Decision: &p.Decision, Risk: &p.Risk}
+	}
+	hold := ""
+	switch {
+	case p.Decision.Outcome == protocol.OutcomeApprovalRequired:
+		hold = string(p.Decision.Code)
+	case p.Risk.Outcome == risk.OutcomeStepUp || p.Risk.Outcome == risk.OutcomeReview:
+		hold = "risk_" + string(p.Risk.Outcome) + ": " + strings.Join(p.Risk.Reasons(), ", ")
+	}
+
+	if err := s.ensurePeriods(ctx, m, now); err != nil {
+		return nil, err
+	}
+	p.Legs = s.legs(m, w, p, now)
+	ts := make([]ledger.Transfer, len(p.Legs))
+	control := ControlLedger(m.Ledger)
+	for i, l := range p.Legs {
+		t := ledger.Transfer{ID: l.Transfer, DebitAccountID: l.Account, CreditAccountID: limitSink(control),
+			Amount: uint64(amt.Amount), Ledger: control, Code: TransferLimit}
+		switch l.Name {
+		case "uses":
+			t.CreditAccountID, t.Amount, t.Ledger = limitSink(UsesLedger), 1, UsesLedger
+		case "payment":
+			t.CreditAccountID, t.Ledger, t.Code = PayeeAccount(p.Payee, w.Ledger), w.Ledger, TransferPayment
+		}
+		if hold != "" {
+			t.Flags |= ledger.TransferPending
+			t.Timeout = uint32(s.ttl / time.Second)
+		}
+		ts[i] = t
+	}
+	linkTransfers(ts)
+	p.Status, p.Hold = StatusCompleted, hold
+	if hold != "" {
+		p.Status = StatusHeld
+		exp := now.Add(s.ttl).UTC()
+		p.ExpiresAt = &exp
+	}
+	if err := s.ensurePayee(ctx, p.Payee, w.Ledger); err != nil {
+		return nil, err
+	}
+	res, ok, err := s.engine.Submit(ctx, &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, p)}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
+	}
+	if !ok {
+		return nil, s.chainRefusal(ctx, m, p, res, now)
+	}
+	s.recordUse(agent, w, m, p, now)
+	p.Limits = s.remaining(ctx, m, p, now)
+	s.mu.Lock()
+	s.payments[p.ID] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+// peekClosed reads the open mandate hash of a closed mandate before it
+// is verified (to find the open mandate it is verified against).
+func peekClosed(jws []byte) (*protocol.ClosedPaymentMandate, error) {
+	parts := strings.Split(string(jws), ".")
+	if len(parts) != 3 || len(jws) > protocol.JWSBytesMax {
+		return nil, errors.New("closed_mandate is not a compact JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("closed_mandate payload: %w", err)
+	}
+	var c protocol.ClosedPaymentMandate
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, fmt.Errorf("closed_mandate payload: %w", err)
+	}
+	return &c, nil
+}
+
+// failedDetail returns the detail of the first failed check.
+func failedDetail(d protocol.Decision) string {
+	for _, ch := range d.Checks {
+		if ch.Result == protocol.CheckFail {
+			return ch.Type + ": " + ch.Detail
+		}
+	}
+	return string(d.Code)
+}
+
+func limitsOf(d protocol.Decision) []protocol.Limit {
+	var out []protocol.Limit
+	for _, ch := range d.Checks {
+		out = append(out, ch.Limits...)
+	}
+	return out
+}
+
+// legs returns the chain of a payment: every limit it consumes, then the
+// money.
+func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, now time.Time) []Leg {
+	legs := []Leg{{Name: protocol.PeriodTotal, Account: m.totalAccount()}}
+	for _, b := range m.Budgets {
+		if b.Period != protocol.PeriodTotal {
+			aid, _ := m.periodAccount(b.Period, now)
+			legs = append(legs, Leg{Name: b.Period, Account: aid})
+		}
+	}
+	if m.Uses > 0 {
+		legs = append(legs, Leg{Name: "uses", Account: m.usesAccount()})
+	}
+	legs = append(legs, Leg{Name: "payment", Account: w.Account})
+	for i := range legs {
+		legs[i].Transfer = id("leg", p.ID, legs[i].Name)
+	}
+	return legs
+}
+
+// ensurePeriods opens and funds the period budget accounts of the
+// windows holding now (idempotent: ids derive from mandate and window).
+func (s *Service) ensurePeriods(ctx context.Context, m *Mandate, now time.Time) error {
+	control := ControlLedger(m.Ledger)
+	var req ledger.Request
+	for _, b := range m.Budgets {
+		if b.Period == protocol.PeriodTotal {
+			continue
+		}
+		aid, start := m.periodAccount(b.Period, now)
+		if _, ok := s.ensured.Load(aid); ok {
+			continue
+		}
+		req.Accounts = append(req.Accounts, limitAccount(aid, control))
+		req.Transfers = append(req.Transfers, ledger.Transfer{ID: id("cap", m.ID, b.Period, start.Format(time.RFC3339)),
+			DebitAccountID: limitSource(control), CreditAccountID: aid, Amount: uint64(b.Max), Ledger: control, Code: TransferCap})
+	}
+	if len(req.Accounts) == 0 {
+		return nil
+	}
+	res, _, err := s.engine.Submit(ctx, &req, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrEngine, err)
+	}
+	for i, r := range res {
+		if !r.Committed() {
+			return fmt.Errorf("%w: period budget %d: %v", ErrConflict, i, r)
+		}
+	}
+	for _, a := range req.Accounts {
+		s.ensured.Store(a.ID, struct{}{})
+	}
+	return nil
+}
+
+// ensurePayee opens a payee's receiving account (idempotent).
+func (s *Service) ensurePayee(ctx context.Context, payee string, l uint32) error {
+	aid := PayeeAccount(payee, l)
+	if _, ok := s.ensured.Load(aid); ok {
+		return nil
+	}
+	res, err := s.engine.CreateAccounts(ctx, []ledger.Account{{ID: aid, Ledger: l, Code: CodePayee, Flags: ledger.AccountHistory}}, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrEngine, err)
+	}
+	if !res[0].Committed() {
+		return fmt.Errorf("%w: payee account: %v", ErrConflict, res[0])
+	}
+	s.ensured.Store(aid, struct{}{})
+	return nil
+}
+
+// chainRefusal explains why a payment's chain failed: the leg that failed
+// names the limit (or the wallet) that refused it.
+func (s *Service) chainRefusal(ctx context.Context, m *Mandate, p *Payment, res []ledger.Result, now time.Time) error {
+	for i, r := range res {
+		if r == ledger.ResultOK || r == ledger.ResultLinkedEventFailed {
+			continue
+		}
+		leg := p.Legs[i]
+		limits := s.remaining(ctx, m, p, now)
+		switch {
+		case r == ledger.ResultExists || r == ledger.ResultExistsWithDifferentFields:
+			return refusal(protocol.CodeReplayed, "this payment was made already")
+		case r == ledger.ResultDebitAccountAlreadyClosed && leg.Name == protocol.PeriodTotal:
+			return &Refusal{Code: protocol.CodeRevoked, Detail: "the mandate was revoked", Limits: limits}
+		case r == ledger.ResultExceedsCredits && leg.Name == "uses":
+			return &Refusal{Code: protocol.CodeRecurrenceExceeded, Detail: "the mandate's uses are spent", Limits: limits, Decision: &p.Decision}
+		case r == ledger.ResultExceedsCredits && leg.Name == "payment":
+			return &Refusal{Code: "insufficient_funds", Detail: "the wallet does not hold " + protocol.Money{Amount: p.Amount, Currency: p.Currency, Scale: p.Scale}.String(), Limits: limits, Decision: &p.Decision}
+		case r == ledger.ResultExceedsCredits:
+			return &Refusal{Code: protocol.CodeBudgetExceeded, Detail: "the " + leg.Name + " budget would be overrun", Limits: limits, Decision: &p.Decision}
+		}
+		return fmt.Errorf("%w: payment leg %s: %v", ErrConflict, leg.Name, r)
+	}
+	return fmt.Errorf("%w: the payment's chain failed", ErrConflict)
+}
+
+// remaining returns what is left of each limit of the mandate now.
+func (s *Service) remaining(ctx context.Context, m *Mandate, p *Payment, now time.Time) []protocol.Limit {
+	left := func(aid ledger.ID) (used, max int64) {
+		a, err := s.store.GetAccount(ctx, aid)
+		if err != nil {
+			return 0, -1
+		}
+		d, _ := a.DebitsPosted.Add(a.DebitsPending)
+		return int64(d.Lo), int64(a.CreditsPosted.Lo)
+	}
+	var out []protocol.Limit
+	for _, b := range m.Budgets {
+		aid := m.totalAccount()
+		if b.Period != protocol.PeriodTotal {
+			aid, _ = m.periodAccount(b.Period, now)
+		}
+		used, _ := left(aid)
+		out = append(out, protocol.Limit{Name: b.Period, Unit: m.Currency, Scale: m.Scale, Max: b.Max, Used: used, Remaining: max(0, b.Max-used)})
+	}
+	if m.Uses > 0 {
+		used, _ := left(m.usesAccount())
+		out = append(out, protocol.Limit{Name: "uses", Unit: "uses", Max: m.Uses, Used: used, Remaining: max(0, m.Uses-used)})
+	}
+	return out
+}
+
+// assess evaluates the risk rules for a payment.
+func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amount int64, req PayRequest, now time.Time) risk.Decision {
+	_, seen := s.seenPayees.Load(w.ID + "\x00" + payee)
+	f := &risk.Features{
+		Amount: amount, Currency: w.Currency, MandateID: m.ID, HourUTC: now.UTC().Hour(), Metadata: req.Metadata,
+		MerchantID: payee, MerchantCategory: req.Category, IsNewMerchant: !seen,
+		MerchantAmountToday: s.merchantDay.Sum(w.ID + "\x00" + payee),
+		AgentID:             agent.ID, AgentPaymentsLastMinute: s.perMinute.Sum(agent.ID),
+		AgentAmountLastHour: s.perHour.Sum(agent.ID),
+		WalletID:            w.ID, WalletAmountToday: s.walletDay.Sum(w.ID),
+	}
+	for _, con := range m.open.Claims.Constraints {
+		if pc, ok := con.(*protocol.PriceConditionConstraint); ok {
+			f.PriceCondition = &risk.PriceCondition{AtOrBelow: pc.AtOrBelow}
+		}
+	}
+	s.mu.RLock()
+	wr := s.walletRules[w.ID]
+	s.mu.RUnlock()
+	return risk.Evaluate(f, s.platformRules, wr)
+}
+
+// recordUse updates the velocity counters after a committed payment.
+func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now time.Time) {
+	s.perMinute.Add(agent.ID, 1)
+	s.perHour.Add(agent.ID, p.Amount)
+	s.merchantDay.Add(w.ID+"\x00"+p.Payee, p.Amount)
+	s.walletDay.Add(w.ID, p.Amount)
+	s.seenPayees.Store(w.ID+"\x00"+p.Payee, struct{}{})
+	s.mu.Lock()
+	if now.After(m.lastUse) {
+		m.lastUse = now
+	}
+	m.payments++
+	s.mu.Unlock()
+}
+
+func (s *Service) payment(pid string) (*Payment, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p, ok := s.payments[pid]
+	return p, ok
+}
+
+func (s *Service) applyPayment(d ledger.Doc) error {
+	var p Payment
+	if err := json.Unmarshal(d.Body, &p); err != nil {
+		return err
+	}
+	s.payments[p.ID] = &p
+	if m, ok := s.mandates[p.Mandate]; ok {
+		if t := time.Unix(0, int64(d.Timestamp)); t.After(m.lastUse) {
+			m.lastUse = t
+		}
+		m.payments++
+	}
+	s.seenPayees.Store(p.Wallet+"\x00"+p.Payee, struct{}{})
+	return nil
+}
+
+// Payment returns a payment with its status now (a held payment whose
+// hold expired is expired).
+func (s *Service) Payment(pid string) (*Payment, error) {
+	p, ok := s.payment(pid)
+	if !ok {
+		return nil, fmt.Errorf("%w: payment %s", ErrNotFound, pid)
+	}
+	return s.withStatus(p), nil
+}
+
+func (s *Service) withStatus(p *Payment) *Payment {
+	if p.Status == StatusHeld && p.ExpiresAt != nil && !s.now().Before(*p.ExpiresAt) {
+		q := *p
+		q.Status = StatusExpired
+		return &q
+	}
+	return p
+}
+
+// Payments returns an owner's payments (of one agent or one status when
+// not empty), oldest first.
+func (s *Service) Payments(owner, agent, status string) []*Payment {
+	s.mu.RLock()
+	var out []*Payment
+	for _, p := range s.payments {
+		if p.Owner == owner && (agent == "" || p.Agent == agent) {
+			out = append(out, p)
+		}
+	}
+	s.mu.RUnlock()
+	for i := range out {
+		out[i] = s.withStatus(out[i])
+	}
+	out = slices.DeleteFunc(out, func(p *Payment) bool { return status != "" && p.Status != status })
+	slices.SortFunc(out, func(a, b *Payment) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Answer approves or declines a held payment: the held legs are posted
+// (the money moves) or voided (released) as one chain. Only the owner
+// may; an expired hold cannot be approved.
+func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (*Payment, error) {
+	p, ok := s.payment(pid)
+	if !ok {
+		return nil, fmt.Errorf("%w: payment %s", ErrNotFound, pid)
+	}
+	if p.Owner != owner {
+		return nil, fmt.Errorf("%w: payment %s belongs to another owner", ErrForbidden, pid)
+	}
+	if cur := s.withStatus(p); cur.Status != StatusHeld {
+		return nil, fmt.Errorf("%w: payment %s is %s", ErrNotPending, pid, cur.Status)
+	}
+	now := s.now().UTC()
+	ts := make([]ledger.Transfer, len(p.Legs))
+	for i, l := range p.Legs {
+		t := ledger.Transfer{ID: id("answer", p.ID, l.Name), PendingID: l.Transfer}
+		if approve {
+			t.Flags, t.Amount = ledger.TransferPostPending, ledger.AmountMax
+		} else {
+			t.Flags = ledger.TransferVoidPending
+		}
+		ts[i] = t
+	}
+	linkTransfers(ts)
+	q := *p
+	q.Answer = &Answer{Approved: approve, At: now}
+	q.Status = StatusDeclined
+	if approve {
+		q.Status = StatusApproved
+	}
+	res, ok, err := s.engine.Submit(ctx, &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindApproval, p.ID, &q)}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
+	}
+	if !ok {
+		for _, r := range res {
+			if r == ledger.ResultPendingTransferExpired {
+				return nil, fmt.Errorf("%w: payment %s expired", ErrNotPending, pid)
+			}
+		}
+		return nil, fmt.Errorf("%w: answering payment %s: %s", ErrConflict, pid, firstFailure(res))
+	}
+	s.mu.Lock()
+	s.payments[p.ID] = &q
+	s.mu.Unlock()
+	return &q, nil
+}
+
+func (s *Service) applyApproval(d ledger.Doc) error {
+	var p Payment
+	if err := json.Unmarshal(d.Body, &p); err != nil {
+		return err
+	}
+	s.payments[p.ID] = &p
+	return nil
+}

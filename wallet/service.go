@@ -1,0 +1,273 @@
+// Package wallet is the AI Wallet: users fund wallets and delegate bounded
+// spending to their agents through signed mandates, which the service
+// enforces with zero overrun.
+//
+// # State
+//
+// Everything the service knows is a ledger.Doc committed with the ledger
+// (users, wallets, agent keys, mandates, payments, approvals, in kinds
+// Kind*), so each change is one engine request, atomic with the transfers
+// it makes and proven by the evidence log. On start the service rebuilds
+// its in-memory indexes from the store's docs.
+//
+// # Money and limits
+//
+// A wallet is a ledger account (debits must not exceed credits) on the
+// currency's ledger. A mandate's limits are accounts too (DESIGN.md 2.1):
+// each budget (total, day, week, month) is an account on the currency's
+// control ledger credited with its cap, and the use count an account on
+// the uses ledger credited with the most uses. A payment is one linked
+// chain: a debit of every limit account that applies (the amount, or 1
+// use) and the debit of the wallet to the payee. No interleaving of
+// payments can overrun a limit, because a limit account cannot go below
+// zero and the chain fails as one. Revoking a mandate closes its gate
+// account (the total budget), so every payment not yet committed fails.
+package wallet
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/risk"
+	"github.com/agentpay/agentpay/store"
+)
+
+// Doc kinds of the wallet service.
+const (
+	KindUser           = "user"
+	KindWallet         = "wallet"
+	KindAgentKey       = "agent_key"
+	KindAgentRevoked   = "agent_key_revoked"
+	KindMandateIssued  = "mandate_issued"
+	KindMandateRevoked = "mandate_revoked"
+	KindPayment        = "payment"
+	KindApproval       = "approval"
+	KindRules          = "risk_rules"
+)
+
+// Account codes (ledger.Account.Code) of the accounts the service opens.
+const (
+	CodeFunding     uint16 = 10 // operator: money in from funding rails (may go negative)
+	CodePayout      uint16 = 11 // operator: money out to funding rails
+	CodeWallet      uint16 = 20 // a user's wallet
+	CodePayee       uint16 = 30 // a payee's (merchant's) receiving account
+	CodeLimitSource uint16 = 40 // control ledger: where caps come from (may go negative)
+	CodeLimitSink   uint16 = 41 // control ledger: where consumed limits go
+	CodeBudget      uint16 = 42 // control ledger: a budget or use count of a mandate
+)
+
+// Transfer codes.
+const (
+	TransferTopUp    uint16 = 1
+	TransferWithdraw uint16 = 2
+	TransferPayment  uint16 = 3
+	TransferLimit    uint16 = 4 // a limit consumed by a payment
+	TransferCap      uint16 = 5 // a limit account funded with its cap
+	TransferRevoke   uint16 = 6 // the closing transfer of a revocation
+)
+
+// Ledgers derived from a currency's ledger number.
+const (
+	controlLedgerBase = 0x4000_0000 // + currency ledger: the control ledger of budgets
+	// UsesLedger counts uses of mandates (scale 0), shared by all currencies.
+	UsesLedger uint32 = 0x7fff_0001
+)
+
+// ControlLedger returns the control ledger of a currency ledger.
+func ControlLedger(currency uint32) uint32 { return controlLedgerBase + currency }
+
+// Errors; test with errors.Is. Each API error maps from one.
+var (
+	ErrNotFound   = errors.New("wallet: not found")
+	ErrInvalid    = errors.New("wallet: invalid request")
+	ErrForbidden  = errors.New("wallet: not allowed")
+	ErrConflict   = errors.New("wallet: conflict")
+	ErrRefused    = errors.New("wallet: payment refused")
+	ErrRail       = errors.New("wallet: funding rail failed")
+	ErrEngine     = errors.New("wallet: ledger engine")
+	ErrNotPending = errors.New("wallet: no pending approval")
+)
+
+// Config configures a Service.
+type Config struct {
+	Engine *ledger.Engine
+	Store  store.Store
+	// Clock is the service's clock (mandate validity, budget periods,
+	// approvals); default ledger.SystemClock. Tests use a fake one.
+	Clock ledger.Clock
+	// PlatformID is the audience mandates and credentials must name.
+	PlatformID string
+	// Rails are the funding rails by name; "test" (TestRail) is added
+	// when absent.
+	Rails map[string]Rail
+	// ApprovalTTL is how long a held payment waits for its owner before
+	// it expires and its funds are released; default 15 minutes.
+	ApprovalTTL time.Duration
+	// PlatformRules are the risk rules every payment is evaluated against
+	// (risk.DefaultPlatformRules when nil).
+	PlatformRules []risk.Rule
+}
+
+// Service is the wallet service; safe for concurrent use.
+type Service struct {
+	engine   *ledger.Engine
+	store    store.Store
+	clock    ledger.Clock
+	platform string
+	rails    map[string]Rail
+	ttl      time.Duration
+	shard    uint32
+
+	mu        sync.RWMutex
+	users     map[string]*User
+	wallets   map[string]*Wallet
+	agents    map[string]*Agent // by agent id
+	agentKeys map[string]*Agent // by key thumbprint (kid)
+	mandates  map[string]*Mandate
+	payments  map[string]*Payment
+	assets    map[string]uint32 // currency code -> ledger
+	ensured   sync.Map          // period account id -> struct{}: funded
+
+	platformRules []*risk.CompiledRule
+	walletRules   map[string][]*risk.CompiledRule // by wallet id
+	perMinute     *risk.SlidingCounter            // payments per agent in the last minute
+	perHour       *risk.SlidingCounter            // amount per agent in the last hour
+	merchantDay   *risk.DailyCounter              // amount per wallet and payee today
+	walletDay     *risk.DailyCounter              // amount per wallet today
+	seenPayees    sync.Map                        // wallet id + payee -> struct{}
+}
+
+// New returns a service, its state rebuilt from the store's docs.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Engine == nil || cfg.Store == nil {
+		return nil, errors.New("wallet: Config.Engine and Config.Store are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = ledger.SystemClock
+	}
+	if cfg.PlatformID == "" {
+		cfg.PlatformID = "agentpay.local"
+	}
+	if cfg.ApprovalTTL <= 0 {
+		cfg.ApprovalTTL = 15 * time.Minute
+	}
+	s := &Service{
+		engine: cfg.Engine, store: cfg.Store, clock: cfg.Clock, platform: cfg.PlatformID,
+		rails: map[string]Rail{}, ttl: cfg.ApprovalTTL, shard: cfg.Engine.State().Shard(),
+		users: map[string]*User{}, wallets: map[string]*Wallet{}, agents: map[string]*Agent{},
+		agentKeys: map[string]*Agent{}, mandates: map[string]*Mandate{}, payments: map[string]*Payment{},
+		assets: map[string]uint32{}, walletRules: map[string][]*risk.CompiledRule{},
+	}
+	for name, r := range cfg.Rails {
+		s.rails[name] = r
+	}
+	if _, ok := s.rails["test"]; !ok {
+		s.rails["test"] = NewTestRail()
+	}
+	rules := cfg.PlatformRules
+	if rules == nil {
+		rules = risk.DefaultPlatformRules()
+	}
+	compiled, err := risk.CompileAll(rules)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: platform rules: %w", err)
+	}
+	s.platformRules = compiled
+	const keysMax = 1 << 20
+	s.perMinute = risk.NewSlidingCounter(time.Minute, 60, keysMax, s.now)
+	s.perHour = risk.NewSlidingCounter(time.Hour, 60, keysMax, s.now)
+	s.merchantDay = risk.NewDailyCounter(keysMax, s.now)
+	s.walletDay = risk.NewDailyCounter(keysMax, s.now)
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.clock.Now() }
+
+// id returns a deterministic ledger id for the parts: the first 16 bytes
+// of SHA-256 over them, so every node and every retry names an account or
+// transfer the same way (and a retry is idempotent).
+func id(parts ...string) ledger.ID {
+	h := sha256.New()
+	h.Write([]byte("agentpay/wallet/v1"))
+	for _, p := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	var out ledger.ID
+	copy(out[:], h.Sum(nil))
+	if out.IsZero() || out == ledger.IDMax {
+		out[15] ^= 1
+	}
+	return out
+}
+
+// newID returns a fresh time-ordered id text with prefix.
+func (s *Service) newID(prefix string) string {
+	return prefix + ledger.NewID(s.now(), rand.Reader).String()
+}
+
+// commit submits one request and fails unless every event committed.
+func (s *Service) commit(ctx context.Context, req *ledger.Request) ([]ledger.Result, error) {
+	res, ok, err := s.engine.Submit(ctx, req, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
+	}
+	if !ok && len(req.Docs) > 0 {
+		return res, fmt.Errorf("%w: %v", ErrConflict, firstFailure(res))
+	}
+	return res, nil
+}
+
+func firstFailure(res []ledger.Result) string {
+	for i, r := range res {
+		if r != ledger.ResultOK {
+			return fmt.Sprintf("event %d: %v", i, r)
+		}
+	}
+	return "ok"
+}
+
+// doc returns a doc of kind and key with v as its JSON body.
+func doc(kind, key string, v any) ledger.Doc {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("wallet: marshal %s: %v", kind, err))
+	}
+	return ledger.Doc{Kind: kind, Key: key, Body: b}
+}
+
+// load rebuilds the indexes from the docs, in commit order per kind.
+func (s *Service) load(ctx context.Context) error {
+	steps := []struct {
+		kind  string
+		apply func(ledger.Doc) error
+	}{
+		{KindUser, s.applyUser},
+		{KindWallet, s.applyWallet},
+		{KindAgentKey, s.applyAgentKey},
+		{KindAgentRevoked, s.applyAgentRevoked},
+		{KindMandateIssued, s.applyMandateIssued},
+		{KindMandateRevoked, s.applyMandateRevoked},
+		{KindPayment, s.applyPayment},
+		{KindApproval, s.applyApproval},
+		{KindRules, s.applyRules},
+	}
+	// New calls load before the service is shared: the apply functions
+	// run without s.mu (mandates verify through LookupKey, which takes it).
+	for _, st := range steps {
+		if err := s.store.DocsOfKind(ctx, st.kind, 0, st.apply); err != nil {
+			return fmt.Errorf("wallet: load %s docs: %w", st.kind, err)
+		}
+	}
+	return nil
+}
