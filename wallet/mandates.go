@@ -270,31 +270,17 @@ func (s *Service) mandateByHash(h string) (*Mandate, bool) {
 	return nil, false
 }
 
-// usage reads a mandate's limit accounts: what was spent in total and in
-// the periods holding now, and how often it was used.
-func (s *Service) usage(ctx context.Context, m *Mandate, now time.Time) (protocol.UsageState, error) {
-	spent := func(aid ledger.ID) (int64, error) {
-		a, err := s.store.GetAccount(ctx, aid)
-		if err != nil {
-			return 0, nil // not opened yet: nothing spent
-		}
-		d, _ := a.DebitsPosted.Add(a.DebitsPending)
-		return int64(d.Lo), nil
-	}
+// usageOf returns a mandate's usage in the periods holding now: from
+// memory, or, with fresh, from the store.
+func (s *Service) usageOf(ctx context.Context, m *Mandate, now time.Time, fresh bool) protocol.UsageState {
 	var u protocol.UsageState
-	var err error
-	if u.SpentTotal, err = spent(m.totalAccount()); err != nil {
-		return u, err
-	}
+	u.SpentTotal = s.usedOf(ctx, m.totalAccount(), fresh)
 	for _, b := range m.Budgets {
 		if b.Period == protocol.PeriodTotal {
 			continue
 		}
 		aid, _ := m.periodAccount(b.Period, now)
-		v, err := spent(aid)
-		if err != nil {
-			return u, err
-		}
+		v := s.usedOf(ctx, aid, fresh)
 		switch b.Period {
 		case protocol.PeriodDay:
 			u.SpentDay = v
@@ -305,14 +291,12 @@ func (s *Service) usage(ctx context.Context, m *Mandate, now time.Time) (protoco
 		}
 	}
 	if m.Uses > 0 {
-		if u.Uses, err = spent(m.usesAccount()); err != nil {
-			return u, err
-		}
+		u.Uses = s.usedOf(ctx, m.usesAccount(), fresh)
 	}
 	s.mu.RLock()
 	u.LastUseAt = m.lastUse
 	s.mu.RUnlock()
-	return u, nil
+	return u
 }
 
 // MandateLimits returns what remains of each limit of a mandate now.
@@ -321,5 +305,5 @@ func (s *Service) MandateLimits(ctx context.Context, mandateID string) ([]protoc
 	if err != nil {
 		return nil, err
 	}
-	return s.remaining(ctx, m, nil, s.now()), nil
+	return s.remaining(ctx, m, s.now(), true), nil
 }

@@ -93,7 +93,20 @@ type PayRequest struct {
 // or one a rule holds, holds the funds (pending transfers) until the
 // owner answers or ApprovalTTL passes.
 func (s *Service) Pay(ctx context.Context, agentID string, req PayRequest) (*Payment, error) {
+	p, err := s.pay(ctx, agentID, req)
+	if err != nil {
+		if errors.Is(err, ErrRefused) {
+			s.stats.refused.Add(1)
+		}
+		return nil, err
+	}
+	s.stats.payments.Add(1)
+	return p, nil
+}
+
+func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Payment, error) {
 	now := s.now()
+	tm := s.timer()
 	agent, err := s.Agent(agentID)
 	if err != nil {
 		return nil, err
@@ -145,23 +158,31 @@ func (s *Service) Pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
 	}
 
-	// Constraints, with the usage the limit accounts hold now.
-	usage, err := s.usage(ctx, m, now)
-	if err != nil {
-		return nil, err
-	}
+	tm.done(StageVerify)
+
+	// Constraints, with the usage the limit accounts hold (from memory;
+	// a refusal for a limit is rechecked against the store).
 	exec := time.Time{}
 	if c.ExecutionDate != 0 {
 		exec = time.Unix(c.ExecutionDate, 0)
 	}
-	p.Decision = m.open.Claims.Evaluate(protocol.EvalInput{Now: now,
-		Payment: &protocol.PaymentFacts{Amount: amt, Payee: c.Payee, ExecuteAt: exec}, State: usage})
+	evaluate := func(fresh bool) protocol.Decision {
+		return m.open.Claims.Evaluate(protocol.EvalInput{Now: now,
+			Payment: &protocol.PaymentFacts{Amount: amt, Payee: c.Payee, ExecuteAt: exec}, State: s.usageOf(ctx, m, now, fresh)})
+	}
+	p.Decision = evaluate(false)
+	if p.Decision.Outcome == protocol.OutcomeDeny &&
+		(p.Decision.Code == protocol.CodeBudgetExceeded || p.Decision.Code == protocol.CodeRecurrenceExceeded) {
+		p.Decision = evaluate(true)
+	}
+	tm.done(StageMandate)
 	if p.Decision.Outcome == protocol.OutcomeDeny {
 		return nil, &Refusal{Code: p.Decision.Code, Detail: failedDetail(p.Decision), Decision: &p.Decision, Limits: limitsOf(p.Decision)}
 	}
 
 	// Risk rules: they may hold or decline, never loosen a constraint.
 	p.Risk = s.assess(agent, w, m, c.Payee.ID, amt.Amount, req, now)
+	tm.done(StageRisk)
 	if p.Risk.Outcome == risk.OutcomeDecline {
 		return nil, &Refusal{Code: "risk_declined", Detail: "declined by risk rules: " + strings.Join(p.Risk.Reasons(), ", "), Decision: &p.Decision, Risk: &p.Risk}
 	}
@@ -208,14 +229,16 @@ func (s *Service) Pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
 	}
+	tm.done(StageLedger)
 	if !ok {
 		return nil, s.chainRefusal(ctx, m, p, res, now)
 	}
 	s.recordUse(agent, w, m, p, now)
-	p.Limits = s.remaining(ctx, m, p, now)
+	p.Limits = s.remaining(ctx, m, now, false)
 	s.mu.Lock()
 	s.payments[p.ID] = p
 	s.mu.Unlock()
+	tm.done(StageRecord)
 	return p, nil
 }
 
@@ -335,7 +358,7 @@ func (s *Service) chainRefusal(ctx context.Context, m *Mandate, p *Payment, res 
 			continue
 		}
 		leg := p.Legs[i]
-		limits := s.remaining(ctx, m, p, now)
+		limits := s.remaining(ctx, m, now, true)
 		switch {
 		case r == ledger.ResultExists || r == ledger.ResultExistsWithDifferentFields:
 			return refusal(protocol.CodeReplayed, "this payment was made already")
@@ -354,15 +377,8 @@ func (s *Service) chainRefusal(ctx context.Context, m *Mandate, p *Payment, res 
 }
 
 // remaining returns what is left of each limit of the mandate now.
-func (s *Service) remaining(ctx context.Context, m *Mandate, p *Payment, now time.Time) []protocol.Limit {
-	left := func(aid ledger.ID) (used, max int64) {
-		a, err := s.store.GetAccount(ctx, aid)
-		if err != nil {
-			return 0, -1
-		}
-		d, _ := a.DebitsPosted.Add(a.DebitsPending)
-		return int64(d.Lo), int64(a.CreditsPosted.Lo)
-	}
+func (s *Service) remaining(ctx context.Context, m *Mandate, now time.Time, fresh bool) []protocol.Limit {
+	left := func(aid ledger.ID) (used, max int64) { return s.usedOf(ctx, aid, fresh), 0 }
 	var out []protocol.Limit
 	for _, b := range m.Budgets {
 		aid := m.totalAccount()
@@ -407,6 +423,15 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 	s.perHour.Add(agent.ID, p.Amount)
 	s.merchantDay.Add(w.ID+"\x00"+p.Payee, p.Amount)
 	s.walletDay.Add(w.ID, p.Amount)
+	for _, l := range p.Legs {
+		switch l.Name {
+		case "payment":
+		case "uses":
+			s.addUsed(l.Account, 1)
+		default:
+			s.addUsed(l.Account, p.Amount)
+		}
+	}
 	s.seenPayees.Store(w.ID+"\x00"+p.Payee, struct{}{})
 	s.mu.Lock()
 	if now.After(m.lastUse) {
@@ -525,6 +550,17 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 			}
 		}
 		return nil, fmt.Errorf("%w: answering payment %s: %s", ErrConflict, pid, firstFailure(res))
+	}
+	if !approve {
+		for _, l := range p.Legs {
+			switch l.Name {
+			case "payment":
+			case "uses":
+				s.addUsed(l.Account, -1)
+			default:
+				s.addUsed(l.Account, -p.Amount)
+			}
+		}
 	}
 	s.mu.Lock()
 	s.payments[p.ID] = &q

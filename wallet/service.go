@@ -135,6 +135,9 @@ type Service struct {
 	assets    map[string]uint32 // currency code -> ledger
 	ensured   sync.Map          // period account id -> struct{}: funded
 
+	stats stats
+	usage sync.Map // limit account id -> *used
+
 	platformRules []*risk.CompiledRule
 	walletRules   map[string][]*risk.CompiledRule // by wallet id
 	perMinute     *risk.SlidingCounter            // payments per agent in the last minute

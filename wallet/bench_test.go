@@ -1,0 +1,84 @@
+package wallet_test
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agentpay/agentpay/protocol"
+	"github.com/agentpay/agentpay/risk"
+	"github.com/agentpay/agentpay/wallet"
+)
+
+// BenchmarkPay measures authorized payments per second through the
+// service: the closed mandate's signature and binding, the mandate's
+// constraints, the risk rules (the platform defaults, except the
+// velocity rule, which would decline a benchmark's agent), and the linked
+// chain through the engine, durable in SQLite with the evidence log. The
+// agents' closed mandates are signed before the timer starts (signing is
+// the agent's work). It reports payments/s and the mean time per stage.
+func BenchmarkPay(b *testing.B) {
+	var rules []risk.Rule
+	for _, r := range risk.DefaultPlatformRules() {
+		if r.ID != "platform.velocity" {
+			rules = append(rules, r)
+		}
+	}
+	e := newEnv(b, rules)
+	defer e.stop()
+	const agents = 8
+	type agentM struct {
+		id  string
+		key *protocol.Ed25519PrivateKey
+		m   *wallet.Mandate
+	}
+	var as []agentM
+	for i := range agents {
+		a, k := e.agent(fmt.Sprintf("bench%d", i))
+		m := e.mandate(k, a.ID, usd(1<<40), &protocol.BudgetConstraint{Currency: "USD", Scale: 2, Max: 1 << 40, Period: protocol.PeriodDay},
+			&protocol.AmountRangeConstraint{Currency: "USD", Scale: 2, Max: 1000})
+		as = append(as, agentM{a.ID, k, m})
+	}
+	if _, err := e.svc.TopUp(bg, e.wallet.ID, "bench", "test", "ok-card", 1<<50); err != nil {
+		b.Fatal(err)
+	}
+	// Warm the payees' accounts and the period budgets.
+	for _, a := range as {
+		if _, err := e.svc.Pay(bg, a.id, wallet.PayRequest{ClosedMandate: e.closed(a.key, a.id, a.m, shop, 31)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := b.N
+	cms := make([][]byte, n)
+	who := make([]int, n)
+	for i := range cms {
+		who[i] = i % agents
+		a := as[who[i]]
+		cms[i] = e.closed(a.key, a.id, a.m, shop, 31)
+	}
+	before := e.svc.Stats()
+	var next atomic.Int64
+	b.SetParallelism(256 / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			a := as[who[i]]
+			if _, err := e.svc.Pay(bg, a.id, wallet.PayRequest{ClosedMandate: cms[i]}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	after := e.svc.Stats()
+	paid := after.Payments - before.Payments
+	b.ReportMetric(float64(paid)/elapsed.Seconds(), "payments/s")
+	for i, name := range wallet.StageNames {
+		b.ReportMetric(float64(after.Nanos[i]-before.Nanos[i])/float64(paid)/1e3, name+"_µs")
+	}
+}

@@ -1,0 +1,100 @@
+package wallet
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentpay/agentpay/ledger"
+)
+
+// Stages of a payment, timed by Stats.
+const (
+	StageVerify  = iota // the closed mandate: parse, signature, binding to its open mandate
+	StageMandate        // the open mandate's constraints, with the limits' usage
+	StageRisk           // the risk rules
+	StageLedger         // the linked chain through the engine, durable
+	StageRecord         // counters and what remains of each limit
+	stagesN
+)
+
+// StageNames names the stages, in order.
+var StageNames = [stagesN]string{"verify", "mandate", "risk", "ledger", "record"}
+
+// Stats are the service's payment counters since it started.
+type Stats struct {
+	Payments uint64          // payments made (completed or held)
+	Refused  uint64          // payments refused
+	Nanos    [stagesN]uint64 // time spent in each stage, over all payments
+}
+
+type stats struct {
+	payments, refused atomic.Uint64
+	nanos             [stagesN]atomic.Uint64
+}
+
+// Stats returns the counters.
+func (s *Service) Stats() Stats {
+	var out Stats
+	out.Payments, out.Refused = s.stats.payments.Load(), s.stats.refused.Load()
+	for i := range out.Nanos {
+		out.Nanos[i] = s.stats.nanos[i].Load()
+	}
+	return out
+}
+
+// stageTimer times consecutive stages of one payment.
+type stageTimer struct {
+	s    *stats
+	last time.Time
+}
+
+func (s *Service) timer() stageTimer { return stageTimer{s: &s.stats, last: time.Now()} }
+
+func (t *stageTimer) done(stage int) {
+	now := time.Now()
+	t.s.nanos[stage].Add(uint64(now.Sub(t.last)))
+	t.last = now
+}
+
+// usageRefresh is how old the in-memory use of a limit account may be
+// before it is read again from the store.
+const usageRefresh = time.Second
+
+// used is the in-memory use (debits posted and pending) of a limit
+// account: read from the store at most every usageRefresh, and moved by
+// the payments this service commits in between. It explains decisions
+// and reports what remains; the ledger enforces the limit whatever it
+// says, and a refusal it would cause is rechecked against the store.
+type used struct {
+	mu     sync.Mutex
+	v      int64
+	loaded time.Time
+}
+
+func (s *Service) usedOf(ctx context.Context, aid ledger.ID, fresh bool) int64 {
+	x, _ := s.usage.LoadOrStore(aid, &used{})
+	u := x.(*used)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if fresh || u.loaded.IsZero() || time.Since(u.loaded) > usageRefresh {
+		a, err := s.store.GetAccount(ctx, aid)
+		v := int64(0) // not opened yet: nothing used
+		if err == nil {
+			d, _ := a.DebitsPosted.Add(a.DebitsPending)
+			v = int64(d.Lo)
+		}
+		u.v, u.loaded = v, time.Now()
+	}
+	return u.v
+}
+
+func (s *Service) addUsed(aid ledger.ID, n int64) {
+	if x, ok := s.usage.Load(aid); ok {
+		u := x.(*used)
+		u.mu.Lock()
+		u.v += n
+		u.mu.Unlock()
+	}
+}
