@@ -130,6 +130,12 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if m.RevokedAt != nil {
 		return nil, refusal(protocol.CodeRevoked, "the mandate was revoked at "+m.RevokedAt.Format(time.RFC3339))
 	}
+	switch {
+	case !now.Before(m.Expiry):
+		return nil, refusal(protocol.CodeExpired, "the mandate expired at "+m.Expiry.Format(time.RFC3339))
+	case now.Before(m.NotBefore):
+		return nil, refusal(protocol.CodeNotYetValid, "the mandate is valid from "+m.NotBefore.Format(time.RFC3339))
+	}
 	vc := s.verifyContext()
 	vc.Now = now
 	cv, err := protocol.VerifyClosedPaymentMandate(ctx, vc, req.ClosedMandate, m.open)
