@@ -132,6 +132,7 @@ func (s *Service) IssueMandate(ctx context.Context, owner string, jws []byte) (*
 	s.mu.Lock()
 	s.mandates[m.ID] = m
 	s.mu.Unlock()
+	s.byHash.Store(m.Hash, m)
 	return m, nil
 }
 
@@ -184,6 +185,7 @@ func (s *Service) applyMandateIssued(d ledger.Doc) error {
 	}
 	m.open = v
 	s.mandates[m.ID] = &m
+	s.byHash.Store(m.Hash, &m)
 	return nil
 }
 
@@ -260,14 +262,11 @@ func (s *Service) Mandates(owner, agent string) []*Mandate {
 
 // mandateByHash returns the mandate whose JWS has hash h.
 func (s *Service) mandateByHash(h string) (*Mandate, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, m := range s.mandates {
-		if m.Hash == h {
-			return m, true
-		}
+	x, ok := s.byHash.Load(h)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return x.(*Mandate), true
 }
 
 // usageOf returns a mandate's usage in the periods holding now: from

@@ -135,8 +135,9 @@ type Service struct {
 	assets    map[string]uint32 // currency code -> ledger
 	ensured   sync.Map          // period account id -> struct{}: funded
 
-	stats stats
-	usage sync.Map // limit account id -> *used
+	stats  stats
+	usage  sync.Map // limit account id -> *used
+	byHash sync.Map // mandate JWS hash -> *Mandate
 
 	platformRules []*risk.CompiledRule
 	walletRules   map[string][]*risk.CompiledRule // by wallet id

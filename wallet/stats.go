@@ -2,7 +2,6 @@ package wallet
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,33 +67,38 @@ const usageRefresh = time.Second
 // and reports what remains; the ledger enforces the limit whatever it
 // says, and a refusal it would cause is rechecked against the store.
 type used struct {
-	mu     sync.Mutex
-	v      int64
-	loaded time.Time
+	v          atomic.Int64
+	loaded     atomic.Int64 // Unix ns of the last read from the store; 0: never
+	refreshing atomic.Bool
 }
 
 func (s *Service) usedOf(ctx context.Context, aid ledger.ID, fresh bool) int64 {
-	x, _ := s.usage.LoadOrStore(aid, &used{})
+	x, ok := s.usage.Load(aid)
+	if !ok {
+		x, _ = s.usage.LoadOrStore(aid, &used{})
+	}
 	u := x.(*used)
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if fresh || u.loaded.IsZero() || time.Since(u.loaded) > usageRefresh {
+	loaded := u.loaded.Load()
+	stale := loaded == 0 || time.Since(time.Unix(0, loaded)) > usageRefresh
+	// One caller refreshes a stale value; the others go on with it
+	// (fresh and first reads always wait for the store).
+	if fresh || loaded == 0 || (stale && u.refreshing.CompareAndSwap(false, true)) {
 		a, err := s.store.GetAccount(ctx, aid)
 		v := int64(0) // not opened yet: nothing used
 		if err == nil {
 			d, _ := a.DebitsPosted.Add(a.DebitsPending)
 			v = int64(d.Lo)
 		}
-		u.v, u.loaded = v, time.Now()
+		u.v.Store(v)
+		u.loaded.Store(time.Now().UnixNano())
+		u.refreshing.Store(false)
+		return v
 	}
-	return u.v
+	return u.v.Load()
 }
 
 func (s *Service) addUsed(aid ledger.ID, n int64) {
 	if x, ok := s.usage.Load(aid); ok {
-		u := x.(*used)
-		u.mu.Lock()
-		u.v += n
-		u.mu.Unlock()
+		x.(*used).v.Add(n)
 	}
 }
