@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentpay/agentpay/ledger"
@@ -36,9 +37,8 @@ type Mandate struct {
 	IssuedAt  time.Time  `json:"issued_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 
-	open     *protocol.Verified[protocol.OpenPaymentMandate]
-	lastUse  time.Time
-	payments int
+	open    *protocol.Verified[protocol.OpenPaymentMandate]
+	lastUse atomic.Int64 // Unix ns of the last payment
 }
 
 // Budget is one budget of a mandate.
@@ -292,9 +292,9 @@ func (s *Service) usageOf(ctx context.Context, m *Mandate, now time.Time, fresh 
 	if m.Uses > 0 {
 		u.Uses = s.usedOf(ctx, m.usesAccount(), fresh)
 	}
-	s.mu.RLock()
-	u.LastUseAt = m.lastUse
-	s.mu.RUnlock()
+	if last := m.lastUse.Load(); last != 0 {
+		u.LastUseAt = time.Unix(0, last)
+	}
 	return u
 }
 

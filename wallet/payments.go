@@ -241,9 +241,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	}
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
-	s.mu.Lock()
-	s.payments[p.ID] = p
-	s.mu.Unlock()
+	s.payments.Store(p.ID, p)
 	tm.done(StageRecord)
 	return p, nil
 }
@@ -439,19 +437,20 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 		}
 	}
 	s.seenPayees.Store(w.ID+"\x00"+p.Payee, struct{}{})
-	s.mu.Lock()
-	if now.After(m.lastUse) {
-		m.lastUse = now
+	for {
+		last := m.lastUse.Load()
+		if now.UnixNano() <= last || m.lastUse.CompareAndSwap(last, now.UnixNano()) {
+			break
+		}
 	}
-	m.payments++
-	s.mu.Unlock()
 }
 
 func (s *Service) payment(pid string) (*Payment, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p, ok := s.payments[pid]
-	return p, ok
+	x, ok := s.payments.Load(pid)
+	if !ok {
+		return nil, false
+	}
+	return x.(*Payment), true
 }
 
 func (s *Service) applyPayment(d ledger.Doc) error {
@@ -459,12 +458,9 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 	if err := json.Unmarshal(d.Body, &p); err != nil {
 		return err
 	}
-	s.payments[p.ID] = &p
-	if m, ok := s.mandates[p.Mandate]; ok {
-		if t := time.Unix(0, int64(d.Timestamp)); t.After(m.lastUse) {
-			m.lastUse = t
-		}
-		m.payments++
+	s.payments.Store(p.ID, &p)
+	if m, ok := s.mandates[p.Mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
+		m.lastUse.Store(int64(d.Timestamp))
 	}
 	s.seenPayees.Store(p.Wallet+"\x00"+p.Payee, struct{}{})
 	return nil
@@ -492,14 +488,13 @@ func (s *Service) withStatus(p *Payment) *Payment {
 // Payments returns an owner's payments (of one agent or one status when
 // not empty), oldest first.
 func (s *Service) Payments(owner, agent, status string) []*Payment {
-	s.mu.RLock()
 	var out []*Payment
-	for _, p := range s.payments {
-		if p.Owner == owner && (agent == "" || p.Agent == agent) {
+	s.payments.Range(func(_, x any) bool {
+		if p := x.(*Payment); p.Owner == owner && (agent == "" || p.Agent == agent) {
 			out = append(out, p)
 		}
-	}
-	s.mu.RUnlock()
+		return true
+	})
 	for i := range out {
 		out[i] = s.withStatus(out[i])
 	}
@@ -568,9 +563,7 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 			}
 		}
 	}
-	s.mu.Lock()
-	s.payments[p.ID] = &q
-	s.mu.Unlock()
+	s.payments.Store(p.ID, &q)
 	return &q, nil
 }
 
@@ -579,6 +572,6 @@ func (s *Service) applyApproval(d ledger.Doc) error {
 	if err := json.Unmarshal(d.Body, &p); err != nil {
 		return err
 	}
-	s.payments[p.ID] = &p
+	s.payments.Store(p.ID, &p)
 	return nil
 }

@@ -131,7 +131,7 @@ type Service struct {
 	agents    map[string]*Agent // by agent id
 	agentKeys map[string]*Agent // by key thumbprint (kid)
 	mandates  map[string]*Mandate
-	payments  map[string]*Payment
+	payments  sync.Map          // payment id -> *Payment
 	assets    map[string]uint32 // currency code -> ledger
 	ensured   sync.Map          // period account id -> struct{}: funded
 
@@ -166,7 +166,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		engine: cfg.Engine, store: cfg.Store, clock: cfg.Clock, platform: cfg.PlatformID,
 		rails: map[string]Rail{}, ttl: cfg.ApprovalTTL, shard: cfg.Engine.State().Shard(),
 		users: map[string]*User{}, wallets: map[string]*Wallet{}, agents: map[string]*Agent{},
-		agentKeys: map[string]*Agent{}, mandates: map[string]*Mandate{}, payments: map[string]*Payment{},
+		agentKeys: map[string]*Agent{}, mandates: map[string]*Mandate{},
 		assets: map[string]uint32{}, walletRules: map[string][]*risk.CompiledRule{},
 	}
 	for name, r := range cfg.Rails {
