@@ -42,6 +42,10 @@ func statusOf(typ string) int {
 // "internal".
 type apiError struct {
 	body protocol.Error
+	// refusal, when set, is the body written instead of body (a refused
+	// payment or mandate, with its limits and failed check); its type,
+	// code, message and param are body's.
+	refusal *protocol.PaymentError
 }
 
 func (e *apiError) Error() string {
@@ -53,7 +57,7 @@ func (e *apiError) Error() string {
 
 // newError returns an apiError; param may be empty.
 func newError(typ, code, param, format string, args ...any) *apiError {
-	return &apiError{protocol.Error{Type: typ, Code: code, Message: fmt.Sprintf(format, args...), Param: param}}
+	return &apiError{body: protocol.Error{Type: typ, Code: code, Message: fmt.Sprintf(format, args...), Param: param}}
 }
 
 func invalid(code, param, format string, args ...any) *apiError {
@@ -116,6 +120,26 @@ const (
 	codeInvalidLogIndex  = "invalid_log_index"
 	codeLogEntryNotFound = "log_entry_not_found"
 	codeBatchNotFound    = "batch_not_found"
+	// AI Wallet routes (wallet_handlers.go, agentauth.go). A refused
+	// payment or mandate carries its protocol.Code (errors.json) or
+	// codeInsufficientFunds / codeRiskDeclined; a rule that does not
+	// validate carries its risk.ErrorCode (rule_invalid_expression, ...);
+	// a failed request signature its protocol.Code (request_signature_*,
+	// key_unknown, key_revoked, nonce_replayed, content_digest_invalid).
+	codeWalletDisabled    = "wallet_disabled"
+	codeUserNotFound      = "user_not_found"
+	codeWalletNotFound    = "wallet_not_found"
+	codeAgentNotFound     = "agent_not_found"
+	codeMandateNotFound   = "mandate_not_found"
+	codePaymentNotFound   = "payment_not_found"
+	codeNotOwner          = "not_owner"
+	codeInvalidWallet     = "wallet_request_invalid"
+	codeWalletConflict    = "wallet_conflict"
+	codePaymentNotPending = "payment_not_pending"
+	codeRailFailed        = "rail_failed"
+	codeWithdrawalRefused = "withdrawal_refused"
+	codeInsufficientFunds = "insufficient_funds"
+	codeRiskDeclined      = "risk_declined"
 )
 
 // internalBody is the body of every internal error.

@@ -21,6 +21,7 @@ import (
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/protocol"
 	"github.com/agentpay/agentpay/store"
+	"github.com/agentpay/agentpay/wallet"
 )
 
 // Idempotency retention bounds.
@@ -79,6 +80,11 @@ type Config struct {
 	// cosignatures (c2sp.org/tlog-cosignature, cosignature/v1) the server
 	// accepts on POST /v1/log/cosignatures; they need LogKey.
 	Witnesses []string
+	// Wallet, when set, is the AI Wallet service the /v1/users, wallets,
+	// agents, mandates and payments routes serve (wallet_handlers.go);
+	// it must run on Engine and Store. Nil: those routes answer 404
+	// wallet_disabled.
+	Wallet *wallet.Service
 }
 
 // Server is the /v1 HTTP API. Create it with New; serve Handler(); Start
@@ -106,6 +112,10 @@ type Server struct {
 	// witnesses verify the configured witnesses' cosignatures.
 	logVerifier note.Verifier
 	witnesses   []note.Verifier
+	// wallet serves the AI Wallet routes (nil: disabled); nonces are the
+	// agent request signature nonces seen (agentauth.go).
+	wallet *wallet.Service
+	nonces protocol.NonceCache
 
 	mu          sync.Mutex // guards the sweeper fields
 	sweepCancel context.CancelFunc
@@ -157,6 +167,8 @@ func New(cfg Config) (*Server, error) {
 		logKeyText:    cfg.LogKey,
 		receiptSigner: cfg.ReceiptSigner,
 		evidence:      cfg.Evidence,
+		wallet:        cfg.Wallet,
+		nonces:        protocol.NewMemoryNonceCache(0, cfg.Clock.Now),
 	}
 	if cfg.LogKey != "" {
 		v, err := note.NewVerifier(cfg.LogKey)
@@ -200,6 +212,9 @@ const (
 	accessRead                 // any valid key
 	accessWrite                // writer or admin
 	accessAdmin                // admin only
+	// accessAgent: no API key; the caller is an agent authenticated by
+	// its RFC 9421 request signature (agentauth.go).
+	accessAgent
 )
 
 // route is one operation of the API.
@@ -226,7 +241,7 @@ type route struct {
 
 // mutating reports whether the route needs an Idempotency-Key.
 func (rt *route) mutating() bool {
-	return (rt.method == http.MethodPost || rt.method == http.MethodDelete) && !rt.noteBody
+	return (rt.method == http.MethodPost || rt.method == http.MethodDelete) && !rt.noteBody && rt.access != accessAgent
 }
 
 // routeTable lists every operation; the OpenAPI document must list the
@@ -266,6 +281,7 @@ func (s *Server) routeTable() []*route {
 		{pattern: "GET /v1/api-keys", access: accessAdmin, handle: s.listAPIKeys},
 		{pattern: "DELETE /v1/api-keys/{id}", access: accessAdmin, handle: s.revokeAPIKey},
 	}
+	rs = append(rs, s.walletRoutes()...)
 	for _, rt := range rs {
 		rt.method, _, _ = strings.Cut(rt.pattern, " ")
 	}
@@ -387,6 +403,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case protocol.ErrorConflict:
 		w.Header().Set("Retry-After", "1")
 	}
+	if ae.refusal != nil {
+		b := *ae.refusal
+		b.Type, b.Code, b.Message, b.Param = ae.body.Type, ae.body.Code, ae.body.Message, ae.body.Param
+		writeBody(w, statusOf(ae.body.Type), mustMarshal(b))
+		return
+	}
 	writeBody(w, statusOf(ae.body.Type), mustMarshal(ae.body))
 }
 
@@ -394,7 +416,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // path exists for another method, else 404.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		probe := *r
 		probe.Method = m
 		if _, pattern := s.mux.Handler(&probe); pattern != "" && pattern != "/" {
@@ -426,6 +448,8 @@ type call struct {
 	// idem is set on mutating routes: the scoped key and request hash.
 	// Ledger handlers set Render and pass it to the engine.
 	idem *ledger.Idempotency
+	// agent is the agent an agent route's request signature names.
+	agent string
 }
 
 // engineCtx is the context for engine calls: not cancelled when the
@@ -513,6 +537,9 @@ func (s *Server) routeHandler(rt *route) http.Handler {
 // routes, reads the body and derives the idempotency scope.
 func (s *Server) prepare(c *call, rt *route) error {
 	r := c.r
+	if rt.access == accessAgent {
+		return s.prepareAgent(c, rt)
+	}
 	if rt.access != accessPublic {
 		key, err := s.authenticate(r)
 		if err != nil {
@@ -530,6 +557,12 @@ func (s *Server) prepare(c *call, rt *route) error {
 	if rt.noteBody {
 		var err error
 		c.body, err = readNoteBody(c.w, r, rt.bodyBytesMax)
+		return err
+	}
+	if rt.method == http.MethodPut {
+		// PUT replaces a whole resource: idempotent by nature, no key.
+		var err error
+		c.body, err = readBody(c.w, r, rt.bodyBytesMax)
 		return err
 	}
 	if !rt.mutating() {

@@ -292,6 +292,19 @@ func TestOpenAPI(t *testing.T) {
 		if e.Code == "route_not_found" || rec.Code == http.StatusMethodNotAllowed {
 			t.Errorf("%s: the real mux does not serve it (%d %s)", key, rec.Code, rec.Body)
 		}
+		if op.Role == "agent" {
+			// Agent routes take no API key: the caller is authenticated by
+			// its request signature, so every key is refused with 401.
+			if rec.Code != http.StatusUnauthorized {
+				t.Errorf("%s without a signature: %d, want 401", key, rec.Code)
+			}
+			for _, s := range secrets {
+				if rec := serve(method, path, s.secret); rec.Code != http.StatusUnauthorized {
+					t.Errorf("%s with a %s API key: %d, want 401", key, s.role, rec.Code)
+				}
+			}
+			continue
+		}
 		need, ok := rank[op.Role]
 		if !ok {
 			t.Errorf("%s: x-agentpay-role %q", key, op.Role)

@@ -22,6 +22,7 @@ import (
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store"
 	"github.com/agentpay/agentpay/store/sqlite"
+	"github.com/agentpay/agentpay/wallet"
 )
 
 // stopTimeout bounds the engine's drain when an Env closes.
@@ -46,7 +47,19 @@ type Options struct {
 	// Witnesses are witness verifier keys passed to api.Config (they need
 	// Evidence).
 	Witnesses []string
+	// Wallet builds an AI Wallet service (Env.Wallet) on the Env's engine
+	// and store and serves its routes.
+	Wallet bool
+	// WalletClock is the wallet service's clock (mandate validity, budget
+	// periods, approvals). Default: Clock.
+	WalletClock ledger.Clock
+	// WalletPlatform is the platform id mandates and credentials must
+	// name as their audience. Default WalletPlatform.
+	WalletPlatform string
 }
+
+// WalletPlatform is the default platform id of an Env's wallet service.
+const WalletPlatform = "apitest.agentpay.local"
 
 // LogOrigin is the checkpoint origin of an Env with Options.Evidence.
 const LogOrigin = "apitest.agentpay.local/log"
@@ -71,6 +84,8 @@ type Env struct {
 	// LogSigner and LogKey (the verifier key) are set with Options.Evidence.
 	LogSigner *ledgerlog.Signer
 	LogKey    string
+	// Wallet is the AI Wallet service, set with Options.Wallet.
+	Wallet *wallet.Service
 
 	closeOnce sync.Once
 }
@@ -141,11 +156,27 @@ func (e *Env) start() {
 		t.Fatalf("apitest: open engine: %v", err)
 	}
 	eng.Start()
+	var svc *wallet.Service
+	if e.opts.Wallet {
+		clock, platform := e.opts.WalletClock, e.opts.WalletPlatform
+		if clock == nil {
+			clock = e.opts.Clock
+		}
+		if platform == "" {
+			platform = WalletPlatform
+		}
+		if svc, err = wallet.New(ctx, wallet.Config{Engine: eng, Store: st, Clock: clock, PlatformID: platform}); err != nil {
+			_ = eng.Stop(ctx)
+			st.Close()
+			t.Fatalf("apitest: wallet service: %v", err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	srv, err := api.New(api.Config{
 		Engine: eng, Store: st, Clock: e.opts.Clock, Logger: e.opts.Logger, Registry: reg,
 		IdempotencyRetention: e.opts.IdempotencyRetention, SweepInterval: e.opts.SweepInterval,
 		LogKey: e.LogKey, Witnesses: e.opts.Witnesses, ReceiptSigner: receipts, Evidence: evLog,
+		Wallet: svc,
 	})
 	if err != nil {
 		_ = eng.Stop(ctx)
@@ -155,7 +186,7 @@ func (e *Env) start() {
 	if e.opts.Sweep {
 		srv.Start(ctx)
 	}
-	e.Store, e.Engine, e.Server, e.Registry = st, eng, srv, reg
+	e.Store, e.Engine, e.Server, e.Registry, e.Wallet = st, eng, srv, reg, svc
 	e.HTTP = httptest.NewServer(srv.Handler())
 	e.URL = e.HTTP.URL
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store"
 	"github.com/agentpay/agentpay/store/sqlite"
+	"github.com/agentpay/agentpay/wallet"
 )
 
 // nodeConfig is what a running AgentPay node needs.
@@ -42,6 +43,9 @@ type nodeConfig struct {
 	// are accepted on POST /v1/log/cosignatures, and those with a URL get
 	// every new checkpoint (c2sp.org/tlog-witness).
 	Witnesses []ledgerlog.Witness
+	// PlatformID is the AI Wallet's platform id: the audience agent
+	// credentials and mandates must name (default "agentpay.local").
+	PlatformID string
 }
 
 // node is one running AgentPay process: store, engine, API and listener.
@@ -49,6 +53,7 @@ type node struct {
 	cfg      nodeConfig
 	store    *sqlite.Store
 	engine   *ledger.Engine
+	wallet   *wallet.Service
 	evidence *ledgerlog.Log
 	signer   *ledgerlog.Signer
 	pusher   *ledgerlog.WitnessPusher
@@ -133,6 +138,12 @@ func (n *node) start(ctx context.Context) error {
 	}
 	engine.Start()
 	n.engine = engine
+	// The AI Wallet rebuilds its state from the docs the engine committed.
+	w, err := wallet.New(ctx, wallet.Config{Engine: engine, Store: n.store, PlatformID: n.cfg.PlatformID})
+	if err != nil {
+		return fmt.Errorf("wallet: %w", err)
+	}
+	n.wallet = w
 	// The signer reads only committed state: it may start before the API.
 	pusher.Start(context.WithoutCancel(ctx))
 	n.pusher = pusher
@@ -150,7 +161,7 @@ func (n *node) start(ctx context.Context) error {
 		witnessKeys = append(witnessKeys, w.VKey)
 	}
 	srv, err := api.New(api.Config{Engine: engine, Store: n.store, Logger: n.cfg.Logger, Registry: reg,
-		LogKey: logKey, Witnesses: witnessKeys, ReceiptSigner: logSigner, Evidence: ev})
+		LogKey: logKey, Witnesses: witnessKeys, ReceiptSigner: logSigner, Evidence: ev, Wallet: w})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
