@@ -45,6 +45,69 @@ type Payment struct {
 	CreatedAt time.Time         `json:"created_at"`
 	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
 	Answer    *Answer           `json:"answer,omitempty"`
+
+	// committed is what the last change of the payment committed: its
+	// transfers (as the engine filled them in) and its doc, for receipts.
+	committed *Committed
+}
+
+// Committed is what one change committed: transfer records and docs, as
+// the store holds them (a receipt names their leaves).
+type Committed struct {
+	Transfers []ledger.TransferRecord
+	Docs      []ledger.Doc
+}
+
+// committedOf builds the records of a committed request from its
+// transfers (filled in by the engine), their fingerprints as submitted and
+// its docs (timestamped by the engine).
+func committedOf(ts []ledger.Transfer, fps []uint64, docs []ledger.Doc) *Committed {
+	c := &Committed{Docs: docs}
+	for i := range ts {
+		c.Transfers = append(c.Transfers, ledger.TransferRecord{Transfer: ts[i], Fingerprint: fps[i]})
+	}
+	return c
+}
+
+func fingerprints(ts []ledger.Transfer) []uint64 {
+	fps := make([]uint64, len(ts))
+	for i := range ts {
+		fps[i] = ledger.Fingerprint(&ts[i])
+	}
+	return fps
+}
+
+// Evidence returns the records the payment's latest change committed (the
+// payment, or the owner's answer): what a receipt for it names.
+func (s *Service) Evidence(ctx context.Context, p *Payment) (*Committed, error) {
+	if p.committed != nil {
+		return p.committed, nil
+	}
+	kind := KindPayment
+	ids := make([]ledger.ID, len(p.Legs))
+	for i, l := range p.Legs {
+		ids[i] = l.Transfer
+	}
+	if p.Answer != nil {
+		kind = KindApproval
+		for i, l := range p.Legs {
+			ids[i] = id("answer", p.ID, l.Name)
+		}
+	}
+	c := &Committed{}
+	for _, tid := range ids {
+		r, err := s.store.GetTransfer(ctx, tid)
+		if err != nil {
+			return nil, fmt.Errorf("wallet: evidence of %s: transfer %s: %w", p.ID, tid, err)
+		}
+		c.Transfers = append(c.Transfers, r)
+	}
+	docs, err := s.store.DocHistory(ctx, kind, p.ID)
+	if err != nil || len(docs) == 0 {
+		return nil, fmt.Errorf("wallet: evidence of %s: %s doc: %v", p.ID, kind, err)
+	}
+	c.Docs = docs[len(docs)-1:]
+	return c, nil
 }
 
 // Leg is one transfer of a payment's chain.
@@ -231,7 +294,9 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if err := s.ensurePayee(ctx, p.Payee, w.Ledger); err != nil {
 		return nil, err
 	}
-	res, ok, err := s.engine.Submit(ctx, &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, p)}}, nil)
+	fps := fingerprints(ts)
+	creq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, p)}}
+	res, ok, err := s.engine.Submit(ctx, creq, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
 	}
@@ -239,6 +304,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if !ok {
 		return nil, s.chainRefusal(ctx, m, p, res, now)
 	}
+	p.committed = committedOf(ts, fps, creq.Docs)
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
 	s.payments.Store(p.ID, p)
@@ -540,7 +606,9 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 	if approve {
 		q.Status = StatusApproved
 	}
-	res, ok, err := s.engine.Submit(ctx, &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindApproval, p.ID, &q)}}, nil)
+	fps := fingerprints(ts)
+	areq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindApproval, p.ID, &q)}}
+	res, ok, err := s.engine.Submit(ctx, areq, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
 	}
@@ -563,6 +631,7 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 			}
 		}
 	}
+	q.committed = committedOf(ts, fps, areq.Docs)
 	s.payments.Store(p.ID, &q)
 	return &q, nil
 }

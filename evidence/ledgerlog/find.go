@@ -200,26 +200,27 @@ type TransferProof struct {
 	Proof  evidence.BatchProof
 }
 
-// ProveTransfer proves transfer id into the log at size (a checkpoint's
-// size): it finds the transfer's batch entry, rebuilds the batch tree
-// from the store, checks it against the entry and returns the proof.
-// Errors wrap store.ErrNotFound (no such transfer), ErrNotCovered (its
-// batch is past size), ErrNotLogged or ErrDiverged.
-func ProveTransfer(ctx context.Context, st ProofStore, shard uint32, id ledger.ID, size uint64) (*TransferProof, error) {
-	rec, err := st.GetTransfer(ctx, id)
-	if err != nil {
-		return nil, err
-	}
+// LeafProof is a two-level inclusion proof of one leaf of a batch tree.
+type LeafProof struct {
+	Leaf  []byte
+	Proof evidence.BatchProof
+}
+
+// ProveLeaf proves the leaf that find picks among the records of the
+// batch holding timestamp ts into the log at size; find returns the
+// leaf's index in the batch tree and its bytes, or -1 when the records
+// do not hold it (ErrDiverged).
+func ProveLeaf(ctx context.Context, st ProofStore, shard uint32, ts, size uint64, find func(*Records) (int, []byte)) (*LeafProof, error) {
 	logSize, err := st.EvidenceSize(ctx)
 	if err != nil {
 		return nil, err
 	}
-	be, err := FindBatch(ctx, st, shard, rec.Timestamp, logSize)
+	be, err := FindBatch(ctx, st, shard, ts, logSize)
 	if err != nil {
 		return nil, err
 	}
 	if be.Index >= size {
-		return nil, fmt.Errorf("%w: transfer %s is in log entry %d, the checkpoint has %d entries", ErrNotCovered, id, be.Index, size)
+		return nil, fmt.Errorf("%w: the record is in log entry %d, the checkpoint has %d entries", ErrNotCovered, be.Index, size)
 	}
 	recs, err := Rebuild(ctx, st, be.Entry)
 	if err != nil {
@@ -228,12 +229,11 @@ func ProveTransfer(ctx context.Context, st ProofStore, shard uint32, id ledger.I
 	if err := CheckBatch(be.Entry, recs); err != nil {
 		return nil, err
 	}
-	i := recs.FindTransfer(id)
-	if i < 0 || recs.Transfers[i] != rec {
-		return nil, fmt.Errorf("%w: transfer %s not among the records of batch %s", ErrDiverged, id, be.Entry.ID)
+	i, leaf := find(recs)
+	if i < 0 {
+		return nil, fmt.Errorf("%w: the record is not among those of batch %s", ErrDiverged, be.Entry.ID)
 	}
-	tree := recs.Tree()
-	path, err := tree.InclusionProof(recs.TransferIndex(i))
+	path, err := recs.Tree().InclusionProof(uint64(i))
 	if err != nil {
 		return nil, err
 	}
@@ -241,12 +241,45 @@ func ProveTransfer(ctx context.Context, st ProofStore, shard uint32, id ledger.I
 	if err != nil {
 		return nil, err
 	}
-	return &TransferProof{
-		Record: rec,
-		Leaf:   TransferLeaf(nil, &rec),
-		Proof: evidence.BatchProof{
-			EntryIndex: recs.TransferIndex(i), EntryPath: path, BatchEntry: be.Bytes,
-			LogIndex: be.Index, LogSize: size, LogPath: logPath,
-		},
-	}, nil
+	return &LeafProof{Leaf: leaf, Proof: evidence.BatchProof{
+		EntryIndex: uint64(i), EntryPath: path, BatchEntry: be.Bytes,
+		LogIndex: be.Index, LogSize: size, LogPath: logPath,
+	}}, nil
+}
+
+// ProveTransfer proves transfer id into the log at size (a checkpoint's
+// size). Errors wrap store.ErrNotFound (no such transfer), ErrNotCovered
+// (its batch is past size), ErrNotLogged or ErrDiverged.
+func ProveTransfer(ctx context.Context, st ProofStore, shard uint32, id ledger.ID, size uint64) (*TransferProof, error) {
+	rec, err := st.GetTransfer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	lp, err := ProveLeaf(ctx, st, shard, rec.Timestamp, size, func(r *Records) (int, []byte) {
+		i := r.FindTransfer(id)
+		if i < 0 || r.Transfers[i] != rec {
+			return -1, nil
+		}
+		return int(r.TransferIndex(i)), TransferLeaf(nil, &r.Transfers[i])
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledgerlog: transfer %s: %w", id, err)
+	}
+	return &TransferProof{Record: rec, Leaf: lp.Leaf, Proof: lp.Proof}, nil
+}
+
+// ProveDoc proves the doc of kind and key committed at timestamp ts.
+func ProveDoc(ctx context.Context, st ProofStore, shard uint32, kind, key string, ts, size uint64) (*LeafProof, error) {
+	lp, err := ProveLeaf(ctx, st, shard, ts, size, func(r *Records) (int, []byte) {
+		for i := range r.Docs {
+			if d := &r.Docs[i]; d.Kind == kind && d.Key == key && d.Timestamp == ts {
+				return int(r.DocIndex(i)), DocLeaf(nil, d)
+			}
+		}
+		return -1, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledgerlog: doc %s/%s: %w", kind, key, err)
+	}
+	return lp, nil
 }

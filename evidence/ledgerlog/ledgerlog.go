@@ -413,6 +413,15 @@ func (r *Records) TransferIndex(i int) uint64 {
 	return uint64(len(r.Assets) + len(r.Accounts) + i)
 }
 
+// DocIndex returns the batch-tree leaf index of r.Docs[i].
+func (r *Records) DocIndex(i int) uint64 {
+	return uint64(len(r.Assets) + len(r.Accounts) + len(r.Transfers) + len(r.Expiries) + i)
+}
+
+// DocLeafHash returns the batch-tree leaf hash of doc d: the entry hash a
+// receipt for it carries.
+func DocLeafHash(d *ledger.Doc) evidence.Hash { return evidence.LeafHash(DocLeaf(nil, d)) }
+
 // FindTransfer returns the position in r.Transfers of the transfer with
 // id, or -1.
 func (r *Records) FindTransfer(id ledger.ID) int {
