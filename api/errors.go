@@ -101,6 +101,8 @@ const (
 	codeAccountNotFound        = "account_not_found"
 	codeTransferNotFound       = "transfer_not_found"
 	codeProofNotReady          = "proof_not_ready"
+	codeInvalidDoc             = "invalid_doc"
+	codeDocNotFound            = "doc_not_found"
 	codeAPIKeyNotFound         = "api_key_not_found"
 	codeEngineStopped          = "engine_stopped"
 	codeEngineFailed           = "engine_failed"

@@ -194,9 +194,24 @@ func (transferCollector) Account(ledger.Account)              {}
 func (c *transferCollector) Transfer(t ledger.TransferRecord) { *c = append(*c, t) }
 func (transferCollector) Expiry(ledger.Expiry)                {}
 
-// signReceipt signs the receipt of records committed in one batch.
+// signReceipt signs the receipt of transfers committed in one batch.
 func (s *Server) signReceipt(ctx context.Context, recs []ledger.TransferRecord) ([]byte, error) {
-	ts := recs[0].Timestamp
+	return s.signCommitted(ctx, recs, nil)
+}
+
+// signCommitted signs the receipt of transfers and docs committed by one
+// request (so in one batch): transfer items, then "doc" items named
+// "<kind>/<key>".
+func (s *Server) signCommitted(ctx context.Context, recs []ledger.TransferRecord, docs []ledger.Doc) ([]byte, error) {
+	var ts uint64
+	switch {
+	case len(recs) > 0:
+		ts = recs[0].Timestamp
+	case len(docs) > 0:
+		ts = docs[0].Timestamp
+	default:
+		return nil, errors.New("api: receipt of nothing")
+	}
 	index, entry, ok := uint64(0), evidence.Hash{}, false
 	if s.evidence != nil {
 		index, entry, ok = s.evidence.Locate(ts)
@@ -213,10 +228,14 @@ func (s *Server) signReceipt(ctx context.Context, recs []ledger.TransferRecord) 
 		index, entry = be.Index, evidence.LeafHash(be.Bytes)
 	}
 	r := evidence.Receipt{Origin: s.receiptSigner.Name(), LogIndex: index, EntryHash: entry,
-		Items: make([]evidence.ReceiptItem, len(recs))}
+		Items: make([]evidence.ReceiptItem, 0, len(recs)+len(docs))}
 	for i := range recs {
-		r.Items[i] = evidence.ReceiptItem{Type: "transfer", ID: prefixed(protocol.PrefixTransfer, recs[i].ID),
-			Timestamp: recs[i].Timestamp, LeafHash: ledgerlog.TransferLeafHash(&recs[i])}
+		r.Items = append(r.Items, evidence.ReceiptItem{Type: "transfer", ID: prefixed(protocol.PrefixTransfer, recs[i].ID),
+			Timestamp: recs[i].Timestamp, LeafHash: ledgerlog.TransferLeafHash(&recs[i])})
+	}
+	for i := range docs {
+		r.Items = append(r.Items, evidence.ReceiptItem{Type: "doc", ID: docs[i].Kind + "/" + docs[i].Key,
+			Timestamp: docs[i].Timestamp, LeafHash: ledgerlog.DocLeafHash(&docs[i])})
 	}
 	return evidence.SignReceipt(r, s.receiptSigner)
 }
@@ -246,6 +265,50 @@ func (s *Server) getTransferProof(c *call) error {
 	}
 	return c.sendValue(http.StatusOK, protocol.TransferProof{
 		TransferID: prefixed(protocol.PrefixTransfer, id),
+		Leaf:       p.Leaf,
+		BatchEntry: p.Proof.BatchEntry,
+		BatchIndex: p.Proof.EntryIndex,
+		BatchPath:  evidence.ProofBytes(p.Proof.EntryPath),
+		LogIndex:   p.Proof.LogIndex,
+		LogSize:    p.Proof.LogSize,
+		LogPath:    evidence.ProofBytes(p.Proof.LogPath),
+		Checkpoint: string(cp),
+	})
+}
+
+// getDocProof serves GET /v1/log/proof/doc?kind=&key=&timestamp=: the
+// two-level proof of a doc (a payment, a mandate, an approval) named by
+// a receipt, at the latest checkpoint.
+func (s *Server) getDocProof(c *call) error {
+	if err := checkQuery(c.r, []string{"kind", "key", "timestamp"}); err != nil {
+		return err
+	}
+	q := c.r.URL.Query()
+	kind, key := q.Get("kind"), q.Get("key")
+	if (&ledger.Doc{Kind: kind, Key: key}).Validate() != nil {
+		return invalid(codeInvalidDoc, "key", "kind and key must name a doc (kind [a-z_]{1,32}, key 1-128 of [A-Za-z0-9_.:/+=-])")
+	}
+	ts, err := logSizeParam(c, "timestamp")
+	if err != nil {
+		return err
+	}
+	size, cp, err := s.latestCheckpoint(c)
+	if err != nil {
+		return err
+	}
+	p, err := ledgerlog.ProveDoc(c.r.Context(), s.store, s.engine.State().Shard(), kind, key, ts, size)
+	switch {
+	case errors.Is(err, ledgerlog.ErrNotCovered):
+		c.w.Header().Set("Retry-After", "1")
+		return newError(protocol.ErrorConflict, codeProofNotReady, "key",
+			"doc %s/%s is not yet covered by a signed checkpoint (latest size %d); retry after the next checkpoint", kind, key, size)
+	case errors.Is(err, ledgerlog.ErrNotLogged) || errors.Is(err, ledgerlog.ErrDiverged):
+		return newError(protocol.ErrorNotFound, codeDocNotFound, "key", "no doc %s/%s at timestamp %d", kind, key, ts)
+	case err != nil:
+		return fmt.Errorf("api: proving doc %s/%s: %w", kind, key, err)
+	}
+	return c.sendValue(http.StatusOK, protocol.DocProof{
+		Kind: kind, Key: key, Timestamp: ts,
 		Leaf:       p.Leaf,
 		BatchEntry: p.Proof.BatchEntry,
 		BatchIndex: p.Proof.EntryIndex,

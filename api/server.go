@@ -267,6 +267,7 @@ func (s *Server) routeTable() []*route {
 		{pattern: "POST /v1/transfers/batch", access: accessWrite, bodyBytesMax: batchBodyBytesMax, outcome: true, receipts: receiptBatch, handle: s.createTransfers},
 		{pattern: "GET /v1/transfers/{id}", access: accessRead, handle: s.getTransfer},
 		{pattern: "GET /v1/transfers/{id}/proof", access: accessRead, handle: s.getTransferProof},
+		{pattern: "GET /v1/log/proof/doc", access: accessRead, query: []string{"kind", "key", "timestamp"}, handle: s.getDocProof},
 
 		{pattern: "GET /v1/log/checkpoint", access: accessPublic, query: []string{"size"}, handle: s.logCheckpoint},
 		{pattern: "GET /v1/log/checkpoints", access: accessPublic, query: []string{"after", "limit"}, handle: s.logCheckpoints},

@@ -305,3 +305,23 @@ type AccountChainLink struct {
 	Leaf       []byte `json:"leaf"`
 	Link       []byte `json:"link"`
 }
+
+// DocProof is the body of GET /v1/log/proof/doc: the two-level inclusion
+// proof of a doc (a service's committed state change: a payment, a
+// mandate, an approval) that a receipt names as "doc <kind>/<key>", like
+// TransferProof. Leaf is the byte 'D', the kind's length and the kind, the
+// key's length and the key, the timestamp (8 bytes, big-endian) and the
+// SHA-256 of the doc's body.
+type DocProof struct {
+	Kind       string   `json:"kind"`
+	Key        string   `json:"key"`
+	Timestamp  uint64   `json:"timestamp"`
+	Leaf       []byte   `json:"leaf"`
+	BatchEntry []byte   `json:"batch_entry"`
+	BatchIndex uint64   `json:"batch_index"`
+	BatchPath  [][]byte `json:"batch_path"`
+	LogIndex   uint64   `json:"log_index"`
+	LogSize    uint64   `json:"log_size"`
+	LogPath    [][]byte `json:"log_path"`
+	Checkpoint string   `json:"checkpoint"`
+}
