@@ -113,23 +113,11 @@ func (s *Store) events(ctx context.Context, shard uint32, from, to uint64, l led
 
 	var transfers []ledger.TransferRecord
 	if err := eachRow(ctx, tx, "transfers", func(r *sql.Rows) error {
-		var recs sql.RawBytes
-		if err := r.Scan(&recs); err != nil {
-			return err
-		}
-		if len(recs) == 0 || len(recs)%store.TransferRecordSize != 0 {
-			return fmt.Errorf("chunk of %d bytes, want a positive multiple of %d", len(recs), store.TransferRecordSize)
-		}
-		for off := 0; off < len(recs); off += store.TransferRecordSize {
-			t, err := store.DecodeTransferRecord(recs[off:])
-			if err != nil {
-				return err
-			}
+		return scanChunk(r, func(t ledger.TransferRecord) {
 			if t.Timestamp >= from && t.Timestamp <= to {
 				transfers = append(transfers, t)
 			}
-		}
-		return nil
+		})
 	}, `SELECT records FROM transfer_chunks WHERE shard = ?1 AND first_ts <= ?3 AND first_ts >= coalesce(
 			(SELECT max(first_ts) FROM transfer_chunks WHERE shard = ?1 AND first_ts <= ?2), ?2)
 		ORDER BY first_ts`, shard, lo, hi); err != nil {
@@ -138,18 +126,7 @@ func (s *Store) events(ctx context.Context, shard uint32, from, to uint64, l led
 
 	var expiries []ledger.Expiry
 	if err := eachRow(ctx, tx, "expiries", func(r *sql.Rows) error {
-		var e ledger.Expiry
-		var ts int64
-		var id sql.RawBytes
-		if err := r.Scan(&ts, &id); err != nil {
-			return err
-		}
-		if len(id) != 16 {
-			return fmt.Errorf("pending id of %d bytes, want 16", len(id))
-		}
-		e.Timestamp, e.PendingID = uint64(ts), ledger.ID(id)
-		expiries = append(expiries, e)
-		return nil
+		return scanExpiry(r, func(e ledger.Expiry) { expiries = append(expiries, e) })
 	}, "SELECT timestamp, pending_id FROM expiries WHERE shard = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp, pending_id",
 		shard, lo, hi); err != nil {
 		return err

@@ -124,39 +124,48 @@ func (s *Store) load(ctx context.Context, shard uint32, l ledger.Loader) error {
 	}
 
 	if err := eachRow(ctx, tx, "transfers", func(r *sql.Rows) error {
-		var recs sql.RawBytes
-		if err := r.Scan(&recs); err != nil {
-			return err
-		}
-		if len(recs) == 0 || len(recs)%store.TransferRecordSize != 0 {
-			return fmt.Errorf("chunk of %d bytes, want a positive multiple of %d", len(recs), store.TransferRecordSize)
-		}
-		for off := 0; off < len(recs); off += store.TransferRecordSize {
-			t, err := store.DecodeTransferRecord(recs[off:])
-			if err != nil {
-				return err
-			}
-			l.Transfer(t)
-		}
-		return nil
+		return scanChunk(r, func(t ledger.TransferRecord) { l.Transfer(t) })
 	}, "SELECT records FROM transfer_chunks WHERE shard = ? ORDER BY first_ts", shard); err != nil {
 		return err
 	}
 
 	return eachRow(ctx, tx, "expiries", func(r *sql.Rows) error {
-		var e ledger.Expiry
-		var ts int64
-		var id sql.RawBytes
-		if err := r.Scan(&ts, &id); err != nil {
+		return scanExpiry(r, l.Expiry)
+	}, "SELECT timestamp, pending_id FROM expiries WHERE shard = ? ORDER BY timestamp, pending_id", shard)
+}
+
+// scanChunk decodes the records of a transfer_chunks row (one column,
+// records) and calls fn with each, in order.
+func scanChunk(r *sql.Rows, fn func(ledger.TransferRecord)) error {
+	var recs sql.RawBytes
+	if err := r.Scan(&recs); err != nil {
+		return err
+	}
+	if len(recs) == 0 || len(recs)%store.TransferRecordSize != 0 {
+		return fmt.Errorf("chunk of %d bytes, want a positive multiple of %d", len(recs), store.TransferRecordSize)
+	}
+	for off := 0; off < len(recs); off += store.TransferRecordSize {
+		t, err := store.DecodeTransferRecord(recs[off:])
+		if err != nil {
 			return err
 		}
-		if len(id) != 16 {
-			return fmt.Errorf("pending id of %d bytes, want 16", len(id))
-		}
-		e.Timestamp, e.PendingID = uint64(ts), ledger.ID(id)
-		l.Expiry(e)
-		return nil
-	}, "SELECT timestamp, pending_id FROM expiries WHERE shard = ? ORDER BY timestamp, pending_id", shard)
+		fn(t)
+	}
+	return nil
+}
+
+// scanExpiry scans an expiries row (timestamp, pending_id) into fn.
+func scanExpiry(r *sql.Rows, fn func(ledger.Expiry)) error {
+	var ts int64
+	var id sql.RawBytes
+	if err := r.Scan(&ts, &id); err != nil {
+		return err
+	}
+	if len(id) != 16 {
+		return fmt.Errorf("pending id of %d bytes, want 16", len(id))
+	}
+	fn(ledger.Expiry{Timestamp: uint64(ts), PendingID: ledger.ID(id)})
+	return nil
 }
 
 // eachRow runs query in tx and calls fn for every row.
