@@ -79,16 +79,9 @@ type Movement struct {
 // TopUp charges source on the rail and credits the wallet. key makes it
 // idempotent: the same key moves money once.
 func (s *Service) TopUp(ctx context.Context, walletID, key, rail, source string, amount uint64) (*Movement, error) {
-	w, err := s.Wallet(walletID)
+	w, r, err := s.movement(walletID, key, rail, amount)
 	if err != nil {
 		return nil, err
-	}
-	r, ok := s.rails[rail]
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown funding rail %q", ErrInvalid, rail)
-	}
-	if amount == 0 || key == "" {
-		return nil, fmt.Errorf("%w: a top-up needs an amount and a key", ErrInvalid)
 	}
 	tid := id("topup", w.ID, key)
 	ref, err := r.Charge(ctx, tid.String(), source, w.Currency, amount)
@@ -111,16 +104,9 @@ func (s *Service) TopUp(ctx context.Context, walletID, key, rail, source string,
 // debit commits first (a wallet never pays out what it does not hold);
 // a rail failure after it is retried with the same key.
 func (s *Service) Withdraw(ctx context.Context, walletID, key, rail, destination string, amount uint64) (*Movement, error) {
-	w, err := s.Wallet(walletID)
+	w, r, err := s.movement(walletID, key, rail, amount)
 	if err != nil {
 		return nil, err
-	}
-	r, ok := s.rails[rail]
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown funding rail %q", ErrInvalid, rail)
-	}
-	if amount == 0 || key == "" {
-		return nil, fmt.Errorf("%w: a withdrawal needs an amount and a key", ErrInvalid)
 	}
 	tid := id("withdraw", w.ID, key)
 	t := []ledger.Transfer{{ID: tid, DebitAccountID: w.Account, CreditAccountID: payoutAccount(w.Ledger),
@@ -137,4 +123,20 @@ func (s *Service) Withdraw(ctx context.Context, walletID, key, rail, destination
 		return nil, fmt.Errorf("%w: the wallet was debited; retry with the same key to pay out: %w", ErrRail, err)
 	}
 	return &Movement{ID: tid.String(), Wallet: w.ID, Amount: amount, Rail: rail, RailRef: ref, Transfer: tid}, nil
+}
+
+// movement checks what a top-up or a withdrawal names.
+func (s *Service) movement(walletID, key, rail string, amount uint64) (*Wallet, Rail, error) {
+	w, err := s.Wallet(walletID)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, ok := s.rails[rail]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: unknown funding rail %q", ErrInvalid, rail)
+	}
+	if amount == 0 || key == "" {
+		return nil, nil, fmt.Errorf("%w: a top-up or withdrawal needs an amount and a key", ErrInvalid)
+	}
+	return w, r, nil
 }
