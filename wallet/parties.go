@@ -415,6 +415,9 @@ func (s *Service) LookupKey(_ context.Context, kid string) (protocol.PartyKey, e
 			return protocol.PartyKey{Key: pk, Party: u.ID, Role: protocol.PartyUser}, nil
 		}
 	}
+	if pk, ok, err := s.merchantKey(kid); ok { // merchants.go
+		return pk, err
+	}
 	a, ok := s.agentKeys[kid]
 	if !ok {
 		return protocol.PartyKey{}, fmt.Errorf("%w: %s", protocol.ErrUnknownKey, kid)

@@ -50,6 +50,11 @@ const (
 	KindPayment        = "payment"
 	KindApproval       = "approval"
 	KindRules          = "risk_rules"
+
+	// Checkout purchases (merchants.go, purchase.go).
+	KindMerchantKey            = "merchant_key"
+	KindCheckoutMandateIssued  = "checkout_mandate_issued"
+	KindCheckoutMandateRevoked = "checkout_mandate_revoked"
 )
 
 // Account codes (ledger.Account.Code) of the accounts the service opens.
@@ -146,6 +151,8 @@ type Service struct {
 	merchantDay   *risk.DailyCounter              // amount per wallet and payee today
 	walletDay     *risk.DailyCounter              // amount per wallet today
 	seenPayees    sync.Map                        // wallet id + payee -> struct{}
+
+	acts actState // merchant keys and open checkout mandates (merchants.go)
 }
 
 // New returns a service, its state rebuilt from the store's docs.
@@ -262,6 +269,9 @@ func (s *Service) load(ctx context.Context) error {
 		{KindAgentRevoked, s.applyAgentRevoked},
 		{KindMandateIssued, s.applyMandateIssued},
 		{KindMandateRevoked, s.applyMandateRevoked},
+		{KindMerchantKey, s.applyMerchantKey},
+		{KindCheckoutMandateIssued, s.applyCheckoutMandateIssued},
+		{KindCheckoutMandateRevoked, s.applyCheckoutMandateRevoked},
 		{KindPayment, s.applyPayment},
 		{KindApproval, s.applyApproval},
 		{KindRules, s.applyRules},
