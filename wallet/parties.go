@@ -128,6 +128,11 @@ func (s *Service) keyOwner(kid string) (string, bool) {
 	if a, ok := s.agentKeys[kid]; ok {
 		return a.ID, true
 	}
+	s.acts.mu.RLock()
+	defer s.acts.mu.RUnlock()
+	if mc, ok := s.acts.merchantKeys[kid]; ok {
+		return mc.ID, true
+	}
 	return "", false
 }
 

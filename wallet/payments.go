@@ -255,25 +255,43 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if p.Risk.Outcome == risk.OutcomeDecline {
 		return nil, &Refusal{Code: "risk_declined", Detail: "declined by risk rules: " + strings.Join(p.Risk.Reasons(), ", "), Decision: &p.Decision, Risk: &p.Risk}
 	}
-	hold := ""
-	switch {
-	case p.Decision.Outcome == protocol.OutcomeApprovalRequired:
-		hold = string(p.Decision.Code)
-	case p.Risk.Outcome == risk.OutcomeStepUp || p.Risk.Outcome == risk.OutcomeReview:
-		hold = "risk_" + string(p.Risk.Outcome) + ": " + strings.Join(p.Risk.Reasons(), ", ")
-	}
-
 	if err := s.ensurePeriods(ctx, m, now); err != nil {
 		return nil, err
 	}
 	p.Legs = s.legs(m, w, p, now)
+	if err := s.commitPayment(ctx, agent, w, m, p, p, now, &tm, nil); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// holdReason says why a payment is held for its owner: the constraint an
+// approval threshold left unresolved, or the risk rules' step-up or
+// review; "" when it is not held.
+func holdReason(p *Payment) string {
+	switch {
+	case p.Decision.Outcome == protocol.OutcomeApprovalRequired:
+		return string(p.Decision.Code)
+	case p.Risk.Outcome == risk.OutcomeStepUp || p.Risk.Outcome == risk.OutcomeReview:
+		return "risk_" + string(p.Risk.Outcome) + ": " + strings.Join(p.Risk.Reasons(), ", ")
+	}
+	return ""
+}
+
+// commitPayment commits a payment whose legs are set: one linked chain of
+// the legs (pending, with the approval TTL, when the payment is held),
+// with the payment's doc (body), then records it. refuse, when set, may
+// explain a failed chain before chainRefusal does (nil: it cannot).
+func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m *Mandate, p *Payment, body any,
+	now time.Time, tm *stageTimer, refuse func([]ledger.Result) error) error {
+	hold := holdReason(p)
 	ts := make([]ledger.Transfer, len(p.Legs))
 	control := ControlLedger(m.Ledger)
 	for i, l := range p.Legs {
 		t := ledger.Transfer{ID: l.Transfer, DebitAccountID: l.Account, CreditAccountID: limitSink(control),
-			Amount: uint64(amt.Amount), Ledger: control, Code: TransferLimit}
+			Amount: uint64(p.Amount), Ledger: control, Code: TransferLimit}
 		switch l.Name {
-		case "uses":
+		case "uses", legCheckout:
 			t.CreditAccountID, t.Amount, t.Ledger = limitSink(UsesLedger), 1, UsesLedger
 		case "payment":
 			t.CreditAccountID, t.Ledger, t.Code = PayeeAccount(p.Payee, w.Ledger), w.Ledger, TransferPayment
@@ -292,24 +310,29 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 		p.ExpiresAt = &exp
 	}
 	if err := s.ensurePayee(ctx, p.Payee, w.Ledger); err != nil {
-		return nil, err
+		return err
 	}
 	fps := fingerprints(ts)
-	creq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, p)}}
+	creq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, body)}}
 	res, ok, err := s.engine.Submit(ctx, creq, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
+		return fmt.Errorf("%w: %w", ErrEngine, err)
 	}
 	tm.done(StageLedger)
 	if !ok {
-		return nil, s.chainRefusal(ctx, m, p, res, now)
+		if refuse != nil {
+			if err := refuse(res); err != nil {
+				return err
+			}
+		}
+		return s.chainRefusal(ctx, m, p, res, now)
 	}
 	p.committed = committedOf(ts, fps, creq.Docs)
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
 	s.payments.Store(p.ID, p)
 	tm.done(StageRecord)
-	return p, nil
+	return nil
 }
 
 // peekClosed reads the open mandate hash of a closed mandate before it

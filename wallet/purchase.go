@@ -400,71 +400,27 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	if p.Risk.Outcome == risk.OutcomeDecline {
 		return nil, &Refusal{Code: "risk_declined", Detail: "declined by risk rules: " + strings.Join(p.Risk.Reasons(), ", "), Decision: &p.Decision, Risk: &p.Risk}
 	}
-	hold := ""
-	switch {
-	case p.Decision.Outcome == protocol.OutcomeApprovalRequired:
-		hold = string(p.Decision.Code)
-	case p.Risk.Outcome == risk.OutcomeStepUp || p.Risk.Outcome == risk.OutcomeReview:
-		hold = "risk_" + string(p.Risk.Outcome) + ": " + strings.Join(p.Risk.Reasons(), ", ")
-	}
-
 	if err := s.ensurePeriods(ctx, m, now); err != nil {
 		return nil, err
 	}
 	// The chain: the checkout leg first, then Pay's legs (every limit of
 	// the payment mandate, then the money).
 	p.Legs = append([]Leg{{Name: legCheckout, Account: cmo.gateAccount(), Transfer: id("checkout", co.Hash)}}, s.legs(m, w, p, now)...)
-	ts := make([]ledger.Transfer, len(p.Legs))
-	control := ControlLedger(m.Ledger)
-	for i, l := range p.Legs {
-		t := ledger.Transfer{ID: l.Transfer, DebitAccountID: l.Account, CreditAccountID: limitSink(control),
-			Amount: uint64(amt.Amount), Ledger: control, Code: TransferLimit}
-		switch l.Name {
-		case "uses", legCheckout:
-			t.CreditAccountID, t.Amount, t.Ledger = limitSink(UsesLedger), 1, UsesLedger
-		case "payment":
-			t.CreditAccountID, t.Ledger, t.Code = PayeeAccount(p.Payee, w.Ledger), w.Ledger, TransferPayment
-		}
-		if hold != "" {
-			t.Flags |= ledger.TransferPending
-			t.Timeout = uint32(s.ttl / time.Second)
-		}
-		ts[i] = t
-	}
-	linkTransfers(ts)
-	p.Status, p.Hold = StatusCompleted, hold
-	if hold != "" {
-		p.Status = StatusHeld
-		exp := now.Add(s.ttl).UTC()
-		p.ExpiresAt = &exp
-	}
-	if err := s.ensurePayee(ctx, p.Payee, w.Ledger); err != nil {
-		return nil, err
-	}
 	out := &Purchase{Payment: p, Checkout: ref}
-	fps := fingerprints(ts)
-	creq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, out)}}
-	res, ok, err := s.engine.Submit(ctx, creq, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
-	}
-	tm.done(StageLedger)
-	if !ok {
+	err = s.commitPayment(ctx, agent, w, m, p, out, now, &tm, func(res []ledger.Result) error {
 		if len(res) > 0 {
 			switch res[0] {
 			case ledger.ResultExists, ledger.ResultExistsWithDifferentFields:
-				return nil, refusal(protocol.CodeReplayed, "checkout "+co.Claims.ID+" ("+co.Hash+") was paid for already")
+				return refusal(protocol.CodeReplayed, "checkout "+co.Claims.ID+" ("+co.Hash+") was paid for already")
 			case ledger.ResultDebitAccountAlreadyClosed:
-				return nil, refusal(protocol.CodeRevoked, "the checkout mandate was revoked")
+				return refusal(protocol.CodeRevoked, "the checkout mandate was revoked")
 			}
 		}
-		return nil, s.chainRefusal(ctx, m, p, res, now)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	p.committed = committedOf(ts, fps, creq.Docs)
-	s.recordUse(agent, w, m, p, now)
-	p.Limits = s.remaining(ctx, m, now, false)
-	s.payments.Store(p.ID, p)
-	tm.done(StageRecord)
 	return out, nil
 }
 

@@ -1,6 +1,7 @@
 // Command agentpay is the one AgentPay binary: it runs the platform
 // (serve), tells its story (demo), measures it (bench) and is a client for
-// its API (assets, accounts, transfers, keys).
+// its API (assets, accounts, transfers, keys, and the AI Wallet's users,
+// wallets, agents, mandates and payments).
 package main
 
 import (
@@ -52,6 +53,8 @@ func newRootCommand() *cobra.Command {
 		newAuditCommand(cf),
 	)
 	root.AddCommand(newClientCommands(cf)...)
+	root.AddCommand(newWalletCommands(cf)...)
+	registerKeysNew(root)
 	return root
 }
 
