@@ -21,7 +21,8 @@ func newBenchCommand(cf *clientFlags) *cobra.Command {
 	var (
 		transfers, baseline, accounts, concurrency int
 		duration                                   time.Duration
-		skipEngine, skipHTTP, remote               bool
+		skipEngine, skipHTTP, remote, walletRun    bool
+		agents                                     int
 		cpuProfile                                 string
 		rate                                       float64
 	)
@@ -36,7 +37,10 @@ func newBenchCommand(cf *clientFlags) *cobra.Command {
      transaction per transfer on the same disk;
   2. HTTP: concurrent single-transfer POST /v1/transfers over loopback
      (closed loop at --concurrency, then an open loop at half the measured
-     peak rate), with p50/p99 latency.
+     peak rate), with p50/p99 latency;
+  3. with --wallet: authorized AI Wallet payments over HTTP (RFC 9421
+     signed requests carrying closed payment mandates) from --agents
+     agents, with the time per stage in the service.
 
 The server is started in-process on a temporary data directory unless
 --remote is given, in which case --url and --api-key name a running one.`,
@@ -68,7 +72,12 @@ The server is started in-process on a temporary data directory unless
 				}
 			}
 			if !skipHTTP {
-				return benchHTTP(ctx, cmd, cf, dir, remote, accounts, concurrency, duration, rate)
+				if err := benchHTTP(ctx, cmd, cf, dir, remote, accounts, concurrency, duration, rate); err != nil {
+					return err
+				}
+			}
+			if walletRun {
+				return benchWallet(ctx, cmd, dir, agents, concurrency, duration)
 			}
 			return nil
 		},
@@ -83,6 +92,8 @@ The server is started in-process on a temporary data directory unless
 	f.BoolVar(&skipHTTP, "skip-http", false, "skip the HTTP runs")
 	f.BoolVar(&remote, "remote", false, "load the server at --url instead of an in-process one")
 	f.Float64Var(&rate, "rate", 0, "requests/s of the open loop (default: half the closed loop's peak)")
+	f.BoolVar(&walletRun, "wallet", false, "also measure AI Wallet payments over HTTP (in-process server only)")
+	f.IntVar(&agents, "agents", 8, "agents paying in the --wallet run")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
 }

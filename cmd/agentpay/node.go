@@ -20,6 +20,7 @@ import (
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store"
 	"github.com/agentpay/agentpay/store/sqlite"
+	"github.com/agentpay/agentpay/risk"
 	"github.com/agentpay/agentpay/wallet"
 )
 
@@ -46,6 +47,9 @@ type nodeConfig struct {
 	// PlatformID is the AI Wallet's platform id: the audience agent
 	// credentials and mandates must name (default "agentpay.local").
 	PlatformID string
+	// WalletRules replaces the wallet's platform risk rules when not nil
+	// (bench drops the per-agent velocity rule).
+	WalletRules []risk.Rule
 }
 
 // node is one running AgentPay process: store, engine, API and listener.
@@ -139,7 +143,7 @@ func (n *node) start(ctx context.Context) error {
 	engine.Start()
 	n.engine = engine
 	// The AI Wallet rebuilds its state from the docs the engine committed.
-	w, err := wallet.New(ctx, wallet.Config{Engine: engine, Store: n.store, PlatformID: n.cfg.PlatformID})
+	w, err := wallet.New(ctx, wallet.Config{Engine: engine, Store: n.store, PlatformID: n.cfg.PlatformID, PlatformRules: n.cfg.WalletRules})
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentpay/agentpay/protocol"
+	"github.com/agentpay/agentpay/risk"
+	"github.com/agentpay/agentpay/sdk"
+	"github.com/agentpay/agentpay/wallet"
+)
+
+// benchWallet measures authorized AI Wallet payments over HTTP: each is an
+// RFC 9421-signed POST /v1/payments carrying a closed payment mandate, so
+// the server verifies two Ed25519 signatures, evaluates the mandate and
+// the risk rules (the platform defaults without the per-agent velocity
+// rule) and commits the payment's linked chain. Agents sign their closed
+// mandates before the clock starts (that is the agents' work); they sign
+// each request while it runs, as real agents do.
+func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, concurrency int, duration time.Duration) error {
+	out := cmd.OutOrStdout()
+	var rules []risk.Rule
+	for _, r := range risk.DefaultPlatformRules() {
+		if r.ID != "platform.velocity" {
+			rules = append(rules, r)
+		}
+	}
+	const platform = "agentpay.bench"
+	n, err := startNode(ctx, nodeConfig{DataDir: filepath.Join(dir, "wallet"), Addr: "127.0.0.1:0", PlatformID: platform, WalletRules: rules})
+	if err != nil {
+		return err
+	}
+	defer n.close(context.Background())
+	admin := sdk.New(n.URL(), n.AdminSecret)
+	if _, err := admin.CreateAsset(ctx, "", protocol.Asset{Ledger: 1, Code: "USD", Scale: 2}); err != nil {
+		return err
+	}
+	userKey, err := protocol.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return err
+	}
+	jwk, _ := json.Marshal(userKey.PublicKey().JWK())
+	user, err := admin.CreateUser(ctx, "", protocol.CreateUserRequest{Name: "bench", Key: jwk})
+	if err != nil {
+		return err
+	}
+	owner := sdk.New(n.URL(), user.APIKey.Secret)
+	w, err := owner.CreateWallet(ctx, "", protocol.CreateWalletRequest{Currency: "USD"})
+	if err != nil {
+		return err
+	}
+	if _, err := owner.TopUp(ctx, "bench-funds", w.ID, protocol.TopUpRequest{Amount: 1 << 50, Source: "ok-bench"}); err != nil {
+		return err
+	}
+	var jti atomic.Int64
+	now := time.Now()
+	claims := func(iss, sub string, life time.Duration) protocol.Claims {
+		return protocol.Claims{Issuer: iss, Subject: sub, Audience: protocol.Audience{platform}, IssuedAt: now.Add(-time.Second).Unix(),
+			Expiry: now.Add(life).Unix(), ID: fmt.Sprintf("bench-0123456789abcdef-%d", jti.Add(1))}
+	}
+	type agent struct {
+		id     string
+		key    *protocol.Ed25519PrivateKey
+		hash   string
+		client *sdk.Client
+		queue  [][]byte
+	}
+	perAgent := max(1000, 60_000/agents)
+	as := make([]*agent, agents)
+	for i := range as {
+		k, err := protocol.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return err
+		}
+		cnf, _ := protocol.NewConfirmation(k.PublicKey())
+		a := &agent{id: fmt.Sprintf("%sbench%d", wallet.PrefixAgent, i), key: k, client: sdk.New(n.URL(), "", sdk.WithAgentKey(k))}
+		cred, err := protocol.Sign(userKey, &protocol.AgentCredential{Claims: claims(user.ID, a.id, time.Hour), Cnf: cnf})
+		if err != nil {
+			return err
+		}
+		if _, err := owner.RegisterAgent(ctx, "", string(cred)); err != nil {
+			return err
+		}
+		open, err := protocol.Sign(userKey, &protocol.OpenPaymentMandate{Claims: claims(user.ID, a.id, time.Hour), Cnf: cnf,
+			PaymentInstrument: protocol.PaymentInstrument{ID: w.ID, Type: protocol.PaymentInstrumentWallet},
+			Constraints: protocol.Constraints{
+				&protocol.BudgetConstraint{Currency: "USD", Scale: 2, Max: 1 << 40},
+				&protocol.BudgetConstraint{Currency: "USD", Scale: 2, Max: 1 << 40, Period: protocol.PeriodDay},
+				&protocol.AmountRangeConstraint{Currency: "USD", Scale: 2, Max: 1000},
+			}})
+		if err != nil {
+			return err
+		}
+		if _, err := owner.IssueMandate(ctx, "", string(open)); err != nil {
+			return err
+		}
+		a.hash = protocol.HashJWS(open)
+		as[i] = a
+	}
+	fmt.Fprintf(out, "wallet payments: signing %d closed mandates for %d agents...\n", perAgent*agents, agents)
+	shop := protocol.Merchant{ID: "mch_bench"}
+	for _, a := range as {
+		for j := range perAgent {
+			cm, err := protocol.Sign(a.key, &protocol.ClosedPaymentMandate{Claims: claims(a.id, "", 30*time.Minute),
+				TransactionID: protocol.HashJWS(fmt.Appendf(nil, "%s-%d", a.id, j)), Payee: shop,
+				PaymentAmount:     protocol.Money{Amount: 31, Currency: "USD", Scale: 2},
+				PaymentInstrument: protocol.PaymentInstrument{ID: w.ID, Type: protocol.PaymentInstrumentWallet},
+				OpenMandateHash:   a.hash, Modality: protocol.HumanNotPresent})
+			if err != nil {
+				return err
+			}
+			a.queue = append(a.queue, cm)
+		}
+	}
+	// Warm up: each agent's first payment opens the payee and day accounts.
+	for _, a := range as {
+		if _, err := a.client.Pay(ctx, string(a.queue[0]), "", nil); err != nil {
+			return fmt.Errorf("bench: warm-up payment: %w", err)
+		}
+		a.queue = a.queue[1:]
+	}
+	before := n.wallet.Stats()
+	var done, failed atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	deadline := time.Now().Add(duration)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range concurrency {
+		a := as[g%agents]
+		wg.Go(func() {
+			var mine []time.Duration
+			for k := g / agents; time.Now().Before(deadline); k += (concurrency + agents - 1) / agents {
+				if k >= len(a.queue) {
+					break
+				}
+				t0 := time.Now()
+				if _, err := a.client.Pay(ctx, string(a.queue[k]), "", nil); err != nil {
+					failed.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+				done.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	after := n.wallet.Stats()
+	paid := after.Payments - before.Payments
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	fmt.Fprintf(out, "%-44s %9d payments in %8.3fs = %10.0f payments/s  p50 %7.2fms  p99 %7.2fms  (%d failed)\n",
+		fmt.Sprintf("wallet payments over HTTP, %d concurrent", concurrency), done.Load(), elapsed.Seconds(),
+		float64(done.Load())/elapsed.Seconds(), float64(pct(0.5))/1e6, float64(pct(0.99))/1e6, failed.Load())
+	if paid > 0 {
+		fmt.Fprintf(out, "%-44s", "  per payment in the service (wall, µs):")
+		for i, name := range wallet.StageNames {
+			fmt.Fprintf(out, " %s %.0f", name, float64(after.Nanos[i]-before.Nanos[i])/float64(paid)/1e3)
+		}
+		fmt.Fprintln(out, "\n  (the RFC 9421 request signature is verified in the API before these stages)")
+	}
+	if failed.Load() > 0 {
+		return fmt.Errorf("bench: %d payments failed", failed.Load())
+	}
+	return nil
+}
