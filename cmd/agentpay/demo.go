@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,7 +33,10 @@ func newDemoCommand(cf *clientFlags) *cobra.Command {
 (or, with --remote, against the server at --url with --api-key) and print what
 happens in plain words: a wallet is funded, an agent pays a merchant, a
 payment is held and captured in part, an overdraft is refused, a retry moves
-no money twice and a chain of transfers fails as one.`,
+no money twice and a chain of transfers fails as one. Then the AI Wallet:
+Alice gives her agent a signed mandate, the server keeps every payment
+within it, holds one for her approval and stops the agent when she revokes
+the mandate. Last, the evidence log proves a payment.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -79,6 +85,14 @@ func money(cents string) string {
 		return cents + "c"
 	}
 	return fmt.Sprintf("$%d.%02d", n/100, n%100)
+}
+
+// dollars formats an amount in cents as dollars.
+func dollars(cents int64) string {
+	if cents < 0 {
+		return "-" + dollars(-cents)
+	}
+	return fmt.Sprintf("$%d.%02d", cents/100, cents%100)
 }
 
 func (d *demo) balance(ctx context.Context, name, id string) error {
@@ -208,11 +222,300 @@ func (d *demo) run(ctx context.Context, url string) error {
 	}
 	d.say("   The wallet's history holds %d transfers; every one debits and credits the same amount,", len(list.Data))
 	d.say("   so the bank's debits always equal everyone else's credits.")
+	if err := d.aiWallet(ctx, url); err != nil {
+		return err
+	}
 	if err := d.evidence(ctx); err != nil {
 		return err
 	}
 	d.say("\nNext: `agentpay serve`, then the walk-through in README.md.")
 	return nil
+}
+
+// demoPlatform is the AI Wallet's platform id on a server that `agentpay
+// serve` runs (nodeConfig.PlatformID's default): the audience of
+// everything Alice and her agent sign.
+const demoPlatform = "agentpay.local"
+
+// weatherAPI is the payee of the agent's wallet payments.
+var weatherAPI = protocol.Merchant{ID: "mch_weather", Name: "Weather API"}
+
+// party signs the objects of one side of the AI Wallet chapters: Alice
+// (her agent's credential and its mandate) or her agent (its payments).
+type party struct {
+	id  string
+	key *protocol.Ed25519PrivateKey
+}
+
+func (p party) claims(sub string, life time.Duration) protocol.Claims {
+	now := time.Now()
+	return protocol.Claims{Issuer: p.id, Subject: sub, Audience: protocol.Audience{demoPlatform},
+		IssuedAt: now.Add(-time.Second).Unix(), Expiry: now.Add(life).Unix(), ID: "jti_" + rand.Text()}
+}
+
+func (p party) sign(obj protocol.Object) (string, error) {
+	b, err := protocol.Sign(p.key, obj)
+	if err != nil {
+		return "", fmt.Errorf("demo: sign: %w", err)
+	}
+	return string(b), nil
+}
+
+// totalLeft is what remains of the mandate's total budget in limits.
+func totalLeft(limits []protocol.Limit) (int64, bool) {
+	for _, l := range limits {
+		if l.Name == protocol.PeriodTotal {
+			return l.Remaining, true
+		}
+	}
+	return 0, false
+}
+
+// remaining formats totalLeft.
+func remaining(limits []protocol.Limit) string {
+	if n, ok := totalLeft(limits); ok {
+		return dollars(n)
+	}
+	return "(not stated)"
+}
+
+// tally formats counts by status in a fixed order: "6 completed, 1 approved".
+func tally(count map[string]int) string {
+	var parts []string
+	for _, s := range []string{"completed", "held", "approved", "declined", "expired"} {
+		if count[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", count[s], s))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// walletStory is the state of the AI Wallet chapters.
+type walletStory struct {
+	*demo
+	owner   *sdk.Client // Alice's API key
+	agent   *sdk.Client // the agent's signed requests, no API key
+	alice   party
+	shopper party
+	wallet  *protocol.Wallet
+	mandate *protocol.WalletMandate
+}
+
+// pay has the agent pay the weather API amount cents under the mandate,
+// with a closed payment mandate it signs.
+func (w *walletStory) pay(ctx context.Context, amount int64) (*protocol.WalletPayment, error) {
+	m := w.mandate
+	closed, err := w.shopper.sign(&protocol.ClosedPaymentMandate{Claims: w.shopper.claims("", 15*time.Minute),
+		TransactionID: protocol.HashJWS([]byte("weather-call-" + rand.Text())), Payee: weatherAPI,
+		PaymentAmount:     protocol.Money{Amount: amount, Currency: m.Currency, Scale: m.Scale},
+		PaymentInstrument: protocol.PaymentInstrument{ID: m.Wallet, Type: protocol.PaymentInstrumentWallet},
+		OpenMandateHash:   m.Hash, Modality: protocol.HumanNotPresent})
+	if err != nil {
+		return nil, err
+	}
+	return w.agent.Pay(ctx, closed, "data", nil)
+}
+
+// refused has the agent try to pay amount cents and tells the refusal; a
+// payment that goes through is an error of the demo.
+func (w *walletStory) refused(ctx context.Context, amount int64) error {
+	p, err := w.pay(ctx, amount)
+	if err == nil {
+		return fmt.Errorf("demo: the payment of %s was not refused: %s", dollars(amount), p.Status)
+	}
+	e, ok := sdk.AsError(err)
+	if !ok {
+		return err
+	}
+	w.say("   refused with %d %s: %s.", e.Status, e.Body.Code, strings.TrimSuffix(e.Body.Message, "."))
+	return nil
+}
+
+// available tells what the wallet has on hold and can pay now.
+func (w *walletStory) available(ctx context.Context, lead string) error {
+	got, err := w.owner.GetWallet(ctx, w.wallet.ID)
+	if err != nil {
+		return err
+	}
+	held := "0"
+	if got.Balances != nil {
+		held = got.Balances.DebitsPending
+	}
+	w.say("   %s the wallet has %s on hold and can pay %s.", lead, money(held), money(got.Available))
+	return nil
+}
+
+// aiWallet tells the AI Wallet chapters through the SDK: Alice's wallet,
+// her agent and its mandate, the payments the server lets through, holds
+// or refuses, and the revocation. A server without the AI Wallet skips
+// them.
+func (d *demo) aiWallet(ctx context.Context, url string) error {
+	ukey, err := protocol.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return err
+	}
+	jwk, err := json.Marshal(ukey.PublicKey().JWK())
+	if err != nil {
+		return err
+	}
+	user, err := d.c.CreateUser(ctx, "", protocol.CreateUserRequest{Name: "Alice", Key: jwk})
+	if e, ok := sdk.AsError(err); ok && e.Status == http.StatusNotFound && e.Body.Code == "wallet_disabled" {
+		d.say("\nThe AI Wallet chapters are skipped: this server answers %d %s.", e.Status, e.Body.Code)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.chapter("The AI Wallet: Alice becomes a user with her own key, opens a USD wallet and tops it up with $20.00.")
+	if user.APIKey == nil || user.APIKey.Secret == "" {
+		return fmt.Errorf("demo: the new user %s came without an API key", user.ID)
+	}
+	w := &walletStory{demo: d, owner: sdk.New(url, user.APIKey.Secret), alice: party{id: user.ID, key: ukey}}
+	d.say("   user %s, with an API key of her own; her key %s signs what she allows.", user.ID, user.KeyID)
+	if w.wallet, err = w.owner.CreateWallet(ctx, "", protocol.CreateWalletRequest{Currency: "USD"}); err != nil {
+		return err
+	}
+	top, err := w.owner.TopUp(ctx, sdk.NewIdempotencyKey(), w.wallet.ID, protocol.TopUpRequest{Amount: 2000, Source: "ok-card"})
+	if err != nil {
+		return err
+	}
+	d.say("   wallet %s: the %s rail charged her card %s (ref %s).", w.wallet.ID, top.Rail, dollars(int64(top.Amount)), top.RailRef)
+	if err := w.available(ctx, "Now"); err != nil {
+		return err
+	}
+
+	d.chapter("She registers her shopping agent and gives it a mandate, both signed with her key:")
+	d.say("   $5.00 in total, at most $1.00 a payment, only the weather API, her approval above $0.75.")
+	akey, err := protocol.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return err
+	}
+	cnf, err := protocol.NewConfirmation(akey.PublicKey())
+	if err != nil {
+		return err
+	}
+	_, suffix, _ := strings.Cut(user.ID, "_") // one agent id per user, so --remote can run again
+	w.shopper = party{id: "agt_shopper_" + strings.ToLower(suffix), key: akey}
+	cred, err := w.alice.sign(&protocol.AgentCredential{Claims: w.alice.claims(w.shopper.id, 24*time.Hour), Cnf: cnf, Name: "shopper"})
+	if err != nil {
+		return err
+	}
+	ag, err := w.owner.RegisterAgent(ctx, "", cred)
+	if err != nil {
+		return err
+	}
+	open, err := w.alice.sign(&protocol.OpenPaymentMandate{Claims: w.alice.claims(ag.ID, 30*24*time.Hour), Cnf: cnf,
+		PaymentInstrument: protocol.PaymentInstrument{ID: w.wallet.ID, Type: protocol.PaymentInstrumentWallet},
+		Constraints: []protocol.Constraint{
+			&protocol.BudgetConstraint{Currency: "USD", Scale: 2, Max: 500},
+			&protocol.AmountRangeConstraint{Currency: "USD", Scale: 2, Max: 100},
+			&protocol.AllowedPayeesConstraint{Allowed: []protocol.Merchant{weatherAPI}},
+			&protocol.ApprovalThresholdConstraint{Currency: "USD", Scale: 2, Amount: 75},
+		}})
+	if err != nil {
+		return err
+	}
+	if w.mandate, err = w.owner.IssueMandate(ctx, "", open); err != nil {
+		return err
+	}
+	w.agent = sdk.New(url, "", sdk.WithAgentKey(akey))
+	d.say("   agent %s, key %s", ag.ID, ag.ActiveKeyID)
+	d.say("   mandate %s; what remains: %s.", w.mandate.ID, remaining(w.mandate.Limits))
+
+	d.chapter("The agent pays the weather API $0.31, signing the request with its own key.")
+	p, err := w.pay(ctx, 31)
+	if err != nil {
+		return err
+	}
+	d.say("   payment %s: %s; what remains: %s.", p.ID, p.Status, remaining(p.Limits))
+
+	d.chapter("The agent tries to pay $2.00.")
+	if err := w.refused(ctx, 200); err != nil {
+		return err
+	}
+	if err := w.available(ctx, "Nothing moved:"); err != nil {
+		return err
+	}
+
+	d.chapter("The agent pays $0.90, above Alice's approval threshold.")
+	held, err := w.pay(ctx, 90)
+	if err != nil {
+		return err
+	}
+	d.say("   payment %s: %s (%s); what remains: %s.", held.ID, held.Status, held.HoldReason, remaining(held.Limits))
+	if err := w.available(ctx, "Funds held:"); err != nil {
+		return err
+	}
+
+	d.chapter("Alice finds it among her held payments and approves it.")
+	list, err := w.owner.ListPayments(ctx, sdk.PaymentFilter{Agent: ag.ID, Status: "held"})
+	if err != nil {
+		return err
+	}
+	approved, err := w.owner.ApprovePayment(ctx, "", held.ID)
+	if err != nil {
+		return err
+	}
+	d.say("   %d held; payment %s: %s.", len(list.Data), approved.ID, approved.Status)
+	if err := w.available(ctx, "The money moved:"); err != nil {
+		return err
+	}
+
+	d.chapter("The agent keeps calling the weather API at $0.75 while the budget lasts, then once more.")
+	m, err := w.owner.GetMandate(ctx, w.mandate.ID)
+	if err != nil {
+		return err
+	}
+	calls, statuses, limits := 0, map[string]int{}, m.Limits
+	for ; calls < 20; calls++ { // $5.00 lasts for 6 at most
+		if left, ok := totalLeft(limits); !ok || left < 75 {
+			break
+		}
+		p, err := w.pay(ctx, 75)
+		if err != nil {
+			return err
+		}
+		statuses[p.Status]++
+		limits = p.Limits
+	}
+	d.say("   %d payments (%s); what remains: %s.", calls, tally(statuses), remaining(limits))
+	if err := w.refused(ctx, 75); err != nil {
+		return err
+	}
+	if m, err = w.owner.GetMandate(ctx, w.mandate.ID); err != nil {
+		return err
+	}
+	d.say("   Nothing moved; what remains: %s.", remaining(m.Limits))
+
+	d.chapter("Alice revokes the mandate; the agent tries to pay $0.31 again.")
+	rm, err := w.owner.RevokeMandate(ctx, "", w.mandate.ID)
+	if err != nil {
+		return err
+	}
+	at := rm.RevokedAt
+	if ts, err := time.Parse(time.RFC3339Nano, at); err == nil {
+		at = ts.UTC().Format(time.RFC3339)
+	}
+	d.say("   mandate %s revoked at %s.", rm.ID, at)
+	if err := w.refused(ctx, 31); err != nil {
+		return err
+	}
+	all, err := w.owner.ListPayments(ctx, sdk.PaymentFilter{Agent: ag.ID})
+	if err != nil {
+		return err
+	}
+	count, spent := map[string]int{}, int64(0)
+	for _, p := range all.Data {
+		count[p.Status]++
+		if p.Status == "completed" || p.Status == "approved" {
+			spent += p.Amount
+		}
+	}
+	d.say("   Alice's list of the agent's payments: %s; %s paid in all.", tally(count), dollars(spent))
+	return w.available(ctx, "Now")
 }
 
 // evidence tells the last chapter: every batch above is a leaf of a signed,

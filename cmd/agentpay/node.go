@@ -18,9 +18,9 @@ import (
 	"github.com/agentpay/agentpay/api"
 	"github.com/agentpay/agentpay/evidence/ledgerlog"
 	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/risk"
 	"github.com/agentpay/agentpay/store"
 	"github.com/agentpay/agentpay/store/sqlite"
-	"github.com/agentpay/agentpay/risk"
 	"github.com/agentpay/agentpay/wallet"
 )
 
