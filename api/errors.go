@@ -142,6 +142,10 @@ const (
 	codeWithdrawalRefused = "withdrawal_refused"
 	codeInsufficientFunds = "insufficient_funds"
 	codeRiskDeclined      = "risk_declined"
+	// Checkout purchase routes (purchase_handlers.go).
+	codeMerchantNotFound        = "merchant_not_found"
+	codeCheckoutMandateNotFound = "checkout_mandate_not_found"
+	codeConflictingFields       = "conflicting_fields"
 )
 
 // internalBody is the body of every internal error.

@@ -283,6 +283,7 @@ func (s *Server) routeTable() []*route {
 		{pattern: "DELETE /v1/api-keys/{id}", access: accessAdmin, handle: s.revokeAPIKey},
 	}
 	rs = append(rs, s.walletRoutes()...)
+	rs = append(rs, s.purchaseRoutes()...)
 	for _, rt := range rs {
 		rt.method, _, _ = strings.Cut(rt.pattern, " ")
 	}

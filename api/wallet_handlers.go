@@ -62,7 +62,7 @@ func (s *Server) walletRoutes() []*route {
 		{pattern: "GET /v1/mandates/{id}", access: accessRead, handle: s.getMandate},
 		{pattern: "POST /v1/mandates/{id}/revoke", access: accessWrite, handle: s.revokeMandate},
 
-		{pattern: "POST /v1/payments", access: accessAgent, bodyBytesMax: singleBodyBytesMax, handle: s.pay},
+		{pattern: "POST /v1/payments", access: accessAgent, bodyBytesMax: singleBodyBytesMax, handle: s.payOrPurchase},
 		{pattern: "GET /v1/payments", access: accessRead, query: []string{"owner", "agent", "status"}, handle: s.listPayments},
 		{pattern: "GET /v1/payments/{id}", access: accessRead, handle: s.getPayment},
 		{pattern: "POST /v1/payments/{id}/approve", access: accessWrite, handle: s.approvePayment},

@@ -249,3 +249,93 @@ type PaymentError struct {
 	Decision *Decision     `json:"decision,omitempty"`
 	Risk     *RiskDecision `json:"risk,omitempty"`
 }
+
+// Checkout purchases. The operator registers merchants (the keys that
+// verify the checkouts and price attestations they sign); owners give
+// their agents open checkout mandates; an agent buys with
+// POST /v1/payments in its purchase form (PurchaseRequest).
+
+// RegisterMerchantRequest is the body of POST /v1/merchants (admin): the
+// merchant's id (the iss of what it signs and the payee id agents pay),
+// its name and its public JWK. Registering a known merchant again
+// replaces its key.
+type RegisterMerchantRequest struct {
+	ID   string          `json:"id"`
+	Name string          `json:"name,omitempty"`
+	Key  json.RawMessage `json:"key"`
+}
+
+// WalletMerchant is a registered merchant.
+type WalletMerchant struct {
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Key       JWK    `json:"key"`
+	KeyID     string `json:"key_id"`
+	CreatedAt string `json:"created_at"`
+}
+
+// IssueCheckoutMandateRequest is the body of POST /v1/checkout-mandates:
+// the owner's open checkout mandate (compact JWS), stored verbatim.
+type IssueCheckoutMandateRequest struct {
+	Mandate string `json:"mandate"`
+}
+
+// WalletCheckoutMandate is an open checkout mandate as the platform
+// enforces it: which checkouts its agent may choose (allowed merchants,
+// line items, price conditions, in JWS). Hash is what the agent's closed
+// checkout mandates name as open_mandate_hash and what the open payment
+// mandate's payment.reference constraint names.
+type WalletCheckoutMandate struct {
+	ID        string `json:"id"`
+	Owner     string `json:"owner"`
+	Agent     string `json:"agent"`
+	JTI       string `json:"jti"`
+	Hash      string `json:"hash"`
+	JWS       string `json:"jws"`
+	NotBefore string `json:"not_before"`
+	Expiry    string `json:"expiry"`
+	IssuedAt  string `json:"issued_at"`
+	RevokedAt string `json:"revoked_at,omitempty"`
+}
+
+// WalletCheckoutMandateList is the answer of GET /v1/checkout-mandates.
+type WalletCheckoutMandateList struct {
+	Data []WalletCheckoutMandate `json:"data"`
+}
+
+// PurchaseRequest is the purchase form of the body of POST /v1/payments,
+// an agent's signed request: its closed checkout mandate (embedding the
+// merchant-signed checkout), the closed payment mandate paying for that
+// checkout (both compact JWS), an optional price attestation (compact
+// JWS) for a price condition that names attestors, and the risk features
+// it may add. A body carries either this form or PaymentRequest's
+// closed_mandate, never both.
+type PurchaseRequest struct {
+	CheckoutMandate string            `json:"checkout_mandate"`
+	PaymentMandate  string            `json:"payment_mandate"`
+	Price           string            `json:"price,omitempty"`
+	Category        string            `json:"category,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+}
+
+// PurchaseCheckout is what a purchase paid for: the checkout (its hash,
+// the merchant's checkout id, the merchant that signed it), the hash of
+// the agent's closed checkout mandate, the id of the open checkout
+// mandate it was made under and the issuer of the price attestation
+// used, if any.
+type PurchaseCheckout struct {
+	Hash            string `json:"hash"`
+	ID              string `json:"id"`
+	Merchant        string `json:"merchant"`
+	MandateHash     string `json:"mandate_hash"`
+	OpenMandate     string `json:"open_mandate"`
+	PriceAttestedBy string `json:"price_attested_by,omitempty"`
+}
+
+// WalletPurchase is the answer of POST /v1/payments in its purchase form:
+// the payment (with its receipt, as a direct payment's) and the checkout
+// it paid for.
+type WalletPurchase struct {
+	WalletPayment
+	Checkout PurchaseCheckout `json:"checkout"`
+}

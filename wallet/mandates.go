@@ -228,10 +228,25 @@ func (s *Service) RevokeMandate(ctx context.Context, owner, mandateID string) (*
 	if _, err := s.commit(ctx, req); err != nil {
 		return nil, err
 	}
+	// Copy on write: payments and readers holding the mandate keep an
+	// unchanged value; new ones find the revoked copy (the ledger refuses
+	// the payments either way: the gate account is closed).
+	c := m.clone()
+	c.RevokedAt = &now
 	s.mu.Lock()
-	m.RevokedAt = &now
+	s.mandates[c.ID] = c
 	s.mu.Unlock()
-	return m, nil
+	s.byHash.Store(c.Hash, c)
+	return c, nil
+}
+
+// clone returns a copy of m (its last use included).
+func (m *Mandate) clone() *Mandate {
+	c := &Mandate{ID: m.ID, Owner: m.Owner, Agent: m.Agent, Wallet: m.Wallet, JTI: m.JTI, Hash: m.Hash, JWS: m.JWS,
+		Currency: m.Currency, Scale: m.Scale, Ledger: m.Ledger, Budgets: m.Budgets, Uses: m.Uses,
+		NotBefore: m.NotBefore, Expiry: m.Expiry, IssuedAt: m.IssuedAt, RevokedAt: m.RevokedAt, open: m.open}
+	c.lastUse.Store(m.lastUse.Load())
+	return c
 }
 
 // Mandate returns a mandate.

@@ -519,7 +519,7 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 	for _, l := range p.Legs {
 		switch l.Name {
 		case "payment":
-		case "uses":
+		case "uses", legCheckout:
 			s.addUsed(l.Account, 1)
 		default:
 			s.addUsed(l.Account, p.Amount)
@@ -647,7 +647,7 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 		for _, l := range p.Legs {
 			switch l.Name {
 			case "payment":
-			case "uses":
+			case "uses", legCheckout:
 				s.addUsed(l.Account, -1)
 			default:
 				s.addUsed(l.Account, -p.Amount)

@@ -149,10 +149,7 @@ func (s *Service) RevokeCheckoutMandate(ctx context.Context, owner, mandateID st
 	if cm.Owner != owner {
 		return nil, fmt.Errorf("%w: checkout mandate %s belongs to another owner", ErrForbidden, mandateID)
 	}
-	s.acts.mu.RLock()
-	revoked := cm.RevokedAt != nil
-	s.acts.mu.RUnlock()
-	if revoked {
+	if cm.RevokedAt != nil {
 		return cm, nil
 	}
 	now := s.now().UTC()
@@ -164,10 +161,14 @@ func (s *Service) RevokeCheckoutMandate(ctx context.Context, owner, mandateID st
 	if _, err := s.commit(ctx, req); err != nil {
 		return nil, err
 	}
+	// Copy on write: readers holding the mandate keep an unchanged value.
+	c := *cm
+	c.RevokedAt = &now
 	s.acts.mu.Lock()
-	cm.RevokedAt = &now
+	s.acts.checkouts[c.ID] = &c
+	s.acts.checkoutHash[c.Hash] = &c
 	s.acts.mu.Unlock()
-	return cm, nil
+	return &c, nil
 }
 
 // CheckoutMandate returns an open checkout mandate.
