@@ -52,6 +52,8 @@ func (s *Server) walletRoutes() []*route {
 		{pattern: "POST /v1/wallets/{id}/withdrawals", access: accessWrite, bodyBytesMax: singleBodyBytesMax, handle: s.withdraw},
 		{pattern: "PUT /v1/wallets/{id}/rules", access: accessWrite, bodyBytesMax: singleBodyBytesMax, handle: s.putRules},
 		{pattern: "GET /v1/wallets/{id}/rules", access: accessRead, handle: s.getRules},
+		{pattern: "PUT /v1/risk/rules", access: accessAdmin, bodyBytesMax: singleBodyBytesMax, handle: s.putPlatformRules},
+		{pattern: "GET /v1/risk/rules", access: accessAdmin, handle: s.getPlatformRules},
 
 		{pattern: "POST /v1/agents", access: accessWrite, bodyBytesMax: singleBodyBytesMax, handle: s.registerAgent},
 		{pattern: "GET /v1/agents/{id}", access: accessRead, handle: s.getAgent},
@@ -450,6 +452,50 @@ func (s *Server) putRules(c *call) error {
 		return walletError(err, codeWalletNotFound)
 	}
 	return c.sendValue(http.StatusOK, toProtocolRules(w.ID, saved))
+}
+
+// putPlatformRules serves PUT /v1/risk/rules (admin): the platform's
+// rules, evaluated for every payment before its wallet's.
+func (s *Server) putPlatformRules(c *call) error {
+	svc, err := s.svc()
+	if err != nil {
+		return err
+	}
+	var req protocol.WalletRules
+	if err := decodeJSON(c.body, &req, ""); err != nil {
+		return err
+	}
+	if req.Wallet != "" && req.Wallet != risk.ScopePlatform {
+		return invalid(codeInvalidWallet, "wallet", "platform rules name no wallet (or %q)", risk.ScopePlatform)
+	}
+	rules := make([]risk.Rule, len(req.Rules))
+	for i, r := range req.Rules {
+		if r.Scope != "" && r.Scope != risk.ScopePlatform {
+			return invalid(string(risk.CodeInvalidScope), fmt.Sprintf("rules[%d].scope", i), "a platform rule's scope is %q", risk.ScopePlatform)
+		}
+		rules[i] = risk.Rule{ID: r.ID, Expression: r.Expression, Outcome: risk.Outcome(r.Outcome), Reason: r.Reason,
+			Priority: r.Priority, Enabled: r.Enabled}
+	}
+	saved, err := svc.SetPlatformRules(c.engineCtx(), rules)
+	if err != nil {
+		if re, ok := errors.AsType[*risk.RuleError](err); ok {
+			param := "rules"
+			if i := slices.IndexFunc(req.Rules, func(r protocol.RiskRule) bool { return r.ID == re.RuleID }); i >= 0 {
+				param = fmt.Sprintf("rules[%d]", i)
+			}
+			return invalid(string(re.Code), param, "rule %q: %s", re.RuleID, re.Message)
+		}
+		return walletError(err, codeWalletNotFound)
+	}
+	return c.sendValue(http.StatusOK, toProtocolRules(risk.ScopePlatform, saved))
+}
+
+func (s *Server) getPlatformRules(c *call) error {
+	svc, err := s.svc()
+	if err != nil {
+		return err
+	}
+	return c.sendValue(http.StatusOK, toProtocolRules(risk.ScopePlatform, svc.PlatformRules()))
 }
 
 func (s *Server) getRules(c *call) error {

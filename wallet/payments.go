@@ -507,7 +507,7 @@ func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amou
 	s.mu.RLock()
 	wr := s.walletRules[w.ID]
 	s.mu.RUnlock()
-	return risk.Evaluate(f, s.platformRules, wr)
+	return risk.Evaluate(f, *s.platformRules.Load(), wr)
 }
 
 // recordUse updates the velocity counters after a committed payment.

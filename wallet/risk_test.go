@@ -55,3 +55,32 @@ func TestPlatformRules(t *testing.T) {
 }
 
 func errorsAs(err error, r **wallet.Refusal) bool { return errors.As(err, r) }
+
+// TestSetPlatformRules: saved platform rules apply to every wallet, are
+// validated before anything is saved, and outlive a restart.
+func TestSetPlatformRules(t *testing.T) {
+	e := newEnv(t, nil)
+	agent, key := e.agent("ruled")
+	m := e.mandate(key, agent.ID, usd(10_000))
+	if _, err := e.svc.SetPlatformRules(bg, []risk.Rule{{ID: "bad", Expression: "payment.amount >", Outcome: risk.OutcomeDecline, Reason: "x", Enabled: true}}); !errors.Is(err, wallet.ErrInvalid) {
+		t.Fatalf("invalid platform rule saved: %v", err)
+	}
+	if _, err := e.svc.SetPlatformRules(bg, []risk.Rule{{ID: "cap", Expression: "payment.amount > 500", Outcome: risk.OutcomeDecline, Reason: "platform_cap", Enabled: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: e.closed(key, agent.ID, m, shop, 600)}); code(err) != "risk_declined" {
+		t.Fatalf("payment above the platform cap: %v", err)
+	}
+	e.stop()
+	e.start()
+	defer e.stop()
+	if got := e.svc.PlatformRules(); len(got) != 1 || got[0].ID != "cap" {
+		t.Fatalf("after restart, platform rules %+v", got)
+	}
+	if _, err := e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: e.closed(key, agent.ID, m, shop, 600)}); code(err) != "risk_declined" {
+		t.Fatalf("after restart, payment above the platform cap: %v", err)
+	}
+	if _, err := e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: e.closed(key, agent.ID, m, shop, 400)}); err != nil {
+		t.Fatalf("payment under the cap: %v", err)
+	}
+}

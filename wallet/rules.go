@@ -61,8 +61,41 @@ func (s *Service) applyRules(d ledger.Doc) error {
 	}
 	compiled, err := risk.CompileAll(wr.Rules)
 	if err != nil {
-		return fmt.Errorf("rules of wallet %s: %w", wr.Wallet, err)
+		return fmt.Errorf("rules of %s: %w", wr.Wallet, err)
+	}
+	if wr.Wallet == risk.ScopePlatform {
+		s.platformRules.Store(&compiled)
+		return nil
 	}
 	s.walletRules[wr.Wallet] = compiled
 	return nil
+}
+
+// SetPlatformRules replaces the platform's risk rules, which every payment
+// is evaluated against before its wallet's. They are validated before
+// anything is saved; saved rules replace the configured defaults, also
+// after a restart.
+func (s *Service) SetPlatformRules(ctx context.Context, rules []risk.Rule) ([]risk.Rule, error) {
+	for i := range rules {
+		rules[i].Scope = risk.ScopePlatform
+	}
+	compiled, err := risk.CompileAll(rules)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	body := walletRules{Wallet: risk.ScopePlatform, Rules: rules}
+	if _, err := s.commit(ctx, &ledger.Request{Docs: []ledger.Doc{doc(KindRules, risk.ScopePlatform, body)}}); err != nil {
+		return nil, err
+	}
+	s.platformRules.Store(&compiled)
+	return rules, nil
+}
+
+// PlatformRules returns the platform's rules in force.
+func (s *Service) PlatformRules() []risk.Rule {
+	var out []risk.Rule
+	for _, c := range *s.platformRules.Load() {
+		out = append(out, c.Rule())
+	}
+	return out
 }

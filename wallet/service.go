@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentpay/agentpay/ledger"
@@ -144,7 +145,7 @@ type Service struct {
 	usage  sync.Map // limit account id -> *used
 	byHash sync.Map // mandate JWS hash -> *Mandate
 
-	platformRules []*risk.CompiledRule
+	platformRules atomic.Pointer[[]*risk.CompiledRule]
 	walletRules   map[string][]*risk.CompiledRule // by wallet id
 	perMinute     *risk.SlidingCounter            // payments per agent in the last minute
 	perHour       *risk.SlidingCounter            // amount per agent in the last hour
@@ -190,7 +191,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wallet: platform rules: %w", err)
 	}
-	s.platformRules = compiled
+	s.platformRules.Store(&compiled)
 	const keysMax = 1 << 20
 	s.perMinute = risk.NewSlidingCounter(time.Minute, 60, keysMax, s.now)
 	s.perHour = risk.NewSlidingCounter(time.Hour, 60, keysMax, s.now)

@@ -47,6 +47,9 @@ type nodeConfig struct {
 	// PlatformID is the AI Wallet's platform id: the audience agent
 	// credentials and mandates must name (default "agentpay.local").
 	PlatformID string
+	// ApprovalTTL is how long a held payment waits for its owner
+	// (default 15 minutes).
+	ApprovalTTL time.Duration
 	// WalletRules replaces the wallet's platform risk rules when not nil
 	// (bench drops the per-agent velocity rule).
 	WalletRules []risk.Rule
@@ -143,7 +146,8 @@ func (n *node) start(ctx context.Context) error {
 	engine.Start()
 	n.engine = engine
 	// The AI Wallet rebuilds its state from the docs the engine committed.
-	w, err := wallet.New(ctx, wallet.Config{Engine: engine, Store: n.store, PlatformID: n.cfg.PlatformID, PlatformRules: n.cfg.WalletRules})
+	w, err := wallet.New(ctx, wallet.Config{Engine: engine, Store: n.store, PlatformID: n.cfg.PlatformID, PlatformRules: n.cfg.WalletRules,
+		ApprovalTTL: n.cfg.ApprovalTTL})
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}

@@ -64,6 +64,10 @@ in flight and exits.`,
 		"how often to sign a checkpoint of the evidence log when it grew")
 	cmd.Flags().Var(&witnessFlag{ws: &cfg.Witnesses}, "witness",
 		"a witness of the evidence log, name=vkey[@url] (repeatable): its cosignatures are accepted on POST /v1/log/cosignatures and, with a URL (c2sp.org/tlog-witness submission prefix), each new checkpoint is sent to it")
+	cmd.Flags().StringVar(&cfg.PlatformID, "platform-id", envOr("AGENTPAY_PLATFORM_ID", "agentpay.local"),
+		"the AI Wallet's platform id: the audience agent credentials and mandates must name (env AGENTPAY_PLATFORM_ID)")
+	cmd.Flags().DurationVar(&cfg.ApprovalTTL, "approval-ttl", 15*time.Minute,
+		"how long a held payment waits for its owner before it expires and its funds are released")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long a graceful shutdown may take")
 	return cmd
