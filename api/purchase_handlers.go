@@ -62,7 +62,7 @@ func (s *Server) registerMerchant(c *call) error {
 	if err != nil {
 		return invalid(string(protocol.CodeOf(err)), "key", "key: %v", err)
 	}
-	mc, err := svc.RegisterMerchant(c.engineCtx(), req.ID, req.Name, jwk)
+	mc, err := svc.RegisterMerchant(c.engineCtx(), req.ID, req.Name, req.Category, jwk)
 	if err != nil {
 		return walletError(err, codeMerchantNotFound)
 	}
@@ -82,7 +82,7 @@ func (s *Server) getMerchant(c *call) error {
 }
 
 func toProtocolMerchant(mc *wallet.Merchant) protocol.WalletMerchant {
-	return protocol.WalletMerchant{ID: mc.ID, Name: mc.Name, Key: mc.Key, KeyID: mc.KeyID, CreatedAt: rfc3339(mc.CreatedAt)}
+	return protocol.WalletMerchant{ID: mc.ID, Name: mc.Name, Category: mc.Category, Key: mc.Key, KeyID: mc.KeyID, CreatedAt: rfc3339(mc.CreatedAt)}
 }
 
 // Open checkout mandates.

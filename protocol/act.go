@@ -28,7 +28,7 @@ import (
 //     agent credential, open and closed checkout and payment mandates
 //     (AP2 v0.2 shapes, JWS instead of SD-JWT), merchant-signed checkout,
 //     platform receipt and order attestation, refund, adjustment, price
-//     attestation; ten constraint types.
+//     attestation; eleven constraint types.
 const ProtocolVersion = 1
 
 // Limits, units last. Each bounds the work one object can cause a
@@ -47,6 +47,8 @@ const (
 	// JTIBytesMin is the shortest jti accepted: a jti carries at least
 	// 96 bits of randomness (NewJTI makes 128).
 	JTIBytesMin = 16
+	// CategoryBytesMax bounds a payee category (payment.allowed_categories).
+	CategoryBytesMax = 64
 	// TextBytesMax bounds names, titles, reasons and display texts.
 	TextBytesMax = 200
 	// LongTextBytesMax bounds prompt_summary, description and

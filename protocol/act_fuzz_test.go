@@ -204,6 +204,7 @@ func FuzzConstraints(f *testing.F) {
 		f.Add(b, int64(8220), int64(100))
 	}
 	f.Add([]byte(`[{"type":"payment.teleport"}]`), int64(1), int64(0))
+	f.Add([]byte(`[{"type":"payment.allowed_categories","categories":["weather","news"]}]`), int64(1), int64(0))
 	co := w.checkout()
 	f.Fuzz(func(t *testing.T, data []byte, amount, spent int64) {
 		var cs Constraints
@@ -221,7 +222,9 @@ func FuzzConstraints(f *testing.F) {
 			}
 		}
 		// Evaluation never panics, even on constraints that would not validate.
-		in := EvalInput{Now: testNow, Checkout: co, Payment: payment(amount, merchantID),
+		pf := payment(amount, merchantID)
+		pf.PayeeCategory = "weather"
+		in := EvalInput{Now: testNow, Checkout: co, Payment: pf,
 			State: UsageState{SpentTotal: spent, SpentDay: spent, SpentMonth: spent, Uses: spent}}
 		d := Evaluate("fuzz", cs, in)
 		if len(d.Checks) != len(cs) {

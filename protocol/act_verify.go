@@ -546,6 +546,10 @@ type PurchaseState struct {
 	Usage        UsageState // of the open payment mandate
 	UserApproved bool
 	Price        *Verified[PriceAttestation]
+	// PayeeCategory is the category the platform knows for the
+	// checkout's merchant (the payee), for payment.allowed_categories;
+	// empty when it knows none.
+	PayeeCategory string
 }
 
 // Evaluate decides the open mandates' constraints for this purchase:
@@ -558,7 +562,7 @@ func (p *VerifiedPurchase) Evaluate(st PurchaseState) Decision {
 		return Decision{Outcome: OutcomeAllow, Checks: []Check{}}
 	}
 	pm := p.PaymentMandate.Claims
-	facts := &PaymentFacts{Amount: pm.PaymentAmount, Payee: pm.Payee}
+	facts := &PaymentFacts{Amount: pm.PaymentAmount, Payee: pm.Payee, PayeeCategory: st.PayeeCategory}
 	if pm.ExecutionDate != 0 {
 		facts.ExecuteAt = time.Unix(pm.ExecutionDate, 0).UTC()
 	}

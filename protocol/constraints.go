@@ -27,6 +27,7 @@ const (
 	ConstraintExecutionDate     = "payment.execution_date"     // AP2
 	ConstraintApprovalThreshold = "payment.approval_threshold" // ACT
 	ConstraintPaymentReference  = "payment.reference"          // AP2
+	ConstraintAllowedCategories = "payment.allowed_categories" // ACT
 )
 
 // Constraint is one typed constraint of an open mandate. The
@@ -179,6 +180,12 @@ func decodeConstraint(raw []byte) (Constraint, error) {
 			PaymentReferenceConstraint
 		}
 		return &w.PaymentReferenceConstraint, strict(&w)
+	case ConstraintAllowedCategories:
+		var w struct {
+			Type string `json:"type"`
+			AllowedCategoriesConstraint
+		}
+		return &w.AllowedCategoriesConstraint, strict(&w)
 	}
 	t := *head.Type
 	if len(t) > 64 {
@@ -317,6 +324,17 @@ type PaymentReferenceConstraint struct {
 	ConditionalTransactionID string `json:"conditional_transaction_id"`
 }
 
+// AllowedCategoriesConstraint (payment.allowed_categories, ACT): the
+// payee's category must be one of Categories. The category is the one
+// the platform knows for the payee (its merchant registry), never one the
+// agent claims; a payee the platform knows no category for leaves the
+// constraint unresolved (the user is asked). Each category is a short
+// lowercase token: 1..CategoryBytesMax bytes of [a-z0-9_-], starting
+// with a letter or digit.
+type AllowedCategoriesConstraint struct {
+	Categories []string `json:"categories"`
+}
+
 // ConstraintType implementations.
 
 // ConstraintType returns ConstraintAllowedMerchants.
@@ -348,6 +366,9 @@ func (*ApprovalThresholdConstraint) ConstraintType() string { return ConstraintA
 
 // ConstraintType returns ConstraintPaymentReference.
 func (*PaymentReferenceConstraint) ConstraintType() string { return ConstraintPaymentReference }
+
+// ConstraintType returns ConstraintAllowedCategories.
+func (*AllowedCategoriesConstraint) ConstraintType() string { return ConstraintAllowedCategories }
 
 // wire implementations: the fields with "type" first.
 
@@ -421,6 +442,13 @@ func (c *PaymentReferenceConstraint) wire() any {
 	}{ConstraintPaymentReference, *c}
 }
 
+func (c *AllowedCategoriesConstraint) wire() any {
+	return struct {
+		Type string `json:"type"`
+		AllowedCategoriesConstraint
+	}{ConstraintAllowedCategories, *c}
+}
+
 // money implementations.
 
 func (*AllowedMerchantsConstraint) money() (string, uint8, bool) { return "", 0, false }
@@ -434,7 +462,8 @@ func (*ExecutionDateConstraint) money() (string, uint8, bool)    { return "", 0,
 func (c *ApprovalThresholdConstraint) money() (string, uint8, bool) {
 	return c.Currency, c.Scale, true
 }
-func (*PaymentReferenceConstraint) money() (string, uint8, bool) { return "", 0, false }
+func (*PaymentReferenceConstraint) money() (string, uint8, bool)  { return "", 0, false }
+func (*AllowedCategoriesConstraint) money() (string, uint8, bool) { return "", 0, false }
 
 // ---- field rules ----
 
@@ -627,6 +656,42 @@ func (c *ApprovalThresholdConstraint) check(param string) error {
 func (c *PaymentReferenceConstraint) check(param string) error {
 	err := checkHash(param+".conditional_transaction_id", c.ConditionalTransactionID)
 	return asConstraintInvalid(err)
+}
+
+// ValidCategory reports whether s is a well-formed payee category: 1..
+// CategoryBytesMax bytes of [a-z0-9_-], starting with a letter or digit.
+func ValidCategory(s string) bool {
+	if len(s) == 0 || len(s) > CategoryBytesMax {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (c *AllowedCategoriesConstraint) check(param string) error {
+	if len(c.Categories) == 0 || len(c.Categories) > AllowedEntriesMax {
+		return cfail(param+".categories", fmt.Sprintf("must have 1..%d entries", AllowedEntriesMax))
+	}
+	seen := make(map[string]bool, len(c.Categories))
+	for i, cat := range c.Categories {
+		p := fmt.Sprintf("%s.categories[%d]", param, i)
+		if !ValidCategory(cat) {
+			return cfail(p, fmt.Sprintf("must be 1..%d bytes of [a-z0-9_-], starting with a letter or digit", CategoryBytesMax))
+		}
+		if seen[cat] {
+			return cfail(p, "repeated")
+		}
+		seen[cat] = true
+	}
+	return nil
 }
 
 // checkConstraints validates a mandate's constraints: each one's fields;

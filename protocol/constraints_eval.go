@@ -123,6 +123,11 @@ type PaymentFacts struct {
 	Payee  Merchant
 	// ExecuteAt is when the payment executes; zero means EvalInput.Now.
 	ExecuteAt time.Time
+	// PayeeCategory is the payee's category as the platform knows it
+	// (its merchant registry), never the agent's claim; empty when the
+	// platform knows none, which leaves payment.allowed_categories
+	// unresolved.
+	PayeeCategory string
 }
 
 // EvalInput is everything constraint evaluation may need. Each
@@ -400,6 +405,22 @@ func (c *AllowedPayeesConstraint) evaluate(e *evalEnv) Check {
 		return failed(CodePayeeNotAllowed, fmt.Sprintf("payee %q is not among the %d allowed", id, len(c.Allowed)))
 	}
 	return pass(fmt.Sprintf("payee %q is allowed", id))
+}
+
+func (c *AllowedCategoriesConstraint) evaluate(e *evalEnv) Check {
+	if e.in.Payment == nil {
+		return unresolved(CodeUnresolvedConstraint, "no payment to evaluate")
+	}
+	cat := e.in.Payment.PayeeCategory
+	if cat == "" {
+		return unresolved(CodeUnresolvedConstraint, fmt.Sprintf("the category of payee %q is not known", e.in.Payment.Payee.ID))
+	}
+	for _, a := range c.Categories {
+		if a == cat {
+			return pass(fmt.Sprintf("payee category %q is allowed", cat))
+		}
+	}
+	return failed(CodeCategoryNotAllowed, fmt.Sprintf("payee category %q is not among the %d allowed", cat, len(c.Categories)))
 }
 
 func (c *AllowedMerchantsConstraint) evaluate(e *evalEnv) Check {

@@ -88,6 +88,12 @@ func TestConstraintEvaluation(t *testing.T) {
 		{"payee allowed", &AllowedPayeesConstraint{Allowed: []Merchant{{ID: "x"}, shoeShop}}, EvalInput{Payment: payment(1, merchantID)}, CheckPass, "", -1},
 		{"payee not allowed", &AllowedPayeesConstraint{Allowed: []Merchant{shoeShop}}, EvalInput{Payment: payment(1, merchant2ID)}, CheckFail, CodePayeeNotAllowed, -1},
 		{"payee without a payment", &AllowedPayeesConstraint{Allowed: []Merchant{shoeShop}}, EvalInput{}, CheckUnresolved, CodeUnresolvedConstraint, -1},
+		// payment.allowed_categories
+		{"category allowed", &AllowedCategoriesConstraint{Categories: []string{"books", "weather"}}, EvalInput{Payment: &PaymentFacts{Amount: usd(1), Payee: shoeShop, PayeeCategory: "weather"}}, CheckPass, "", -1},
+		{"category not allowed", &AllowedCategoriesConstraint{Categories: []string{"weather"}}, EvalInput{Payment: &PaymentFacts{Amount: usd(1), Payee: shoeShop, PayeeCategory: "gambling"}}, CheckFail, CodeCategoryNotAllowed, -1},
+		{"category is case-sensitive", &AllowedCategoriesConstraint{Categories: []string{"weather"}}, EvalInput{Payment: &PaymentFacts{Amount: usd(1), Payee: shoeShop, PayeeCategory: "Weather"}}, CheckFail, CodeCategoryNotAllowed, -1},
+		{"category unknown", &AllowedCategoriesConstraint{Categories: []string{"weather"}}, EvalInput{Payment: payment(1, merchantID)}, CheckUnresolved, CodeUnresolvedConstraint, -1},
+		{"category without a payment", &AllowedCategoriesConstraint{Categories: []string{"weather"}}, EvalInput{}, CheckUnresolved, CodeUnresolvedConstraint, -1},
 		// payment.execution_date
 		{"inside the window", &ExecutionDateConstraint{NotBefore: testNow.Add(-time.Hour).Unix(), NotAfter: testNow.Add(time.Hour).Unix()}, EvalInput{Now: testNow}, CheckPass, "", -1},
 		{"before the window", &ExecutionDateConstraint{NotBefore: testNow.Add(time.Hour).Unix()}, EvalInput{Now: testNow}, CheckFail, CodeOutsideExecutionWindow, -1},
@@ -179,7 +185,7 @@ func TestConstraintEvaluation(t *testing.T) {
 	}
 	for _, typ := range []string{ConstraintAllowedMerchants, ConstraintLineItems, ConstraintPriceCondition, ConstraintAmountRange,
 		ConstraintBudget, ConstraintAgentRecurrence, ConstraintAllowedPayees, ConstraintExecutionDate,
-		ConstraintApprovalThreshold, ConstraintPaymentReference} {
+		ConstraintApprovalThreshold, ConstraintPaymentReference, ConstraintAllowedCategories} {
 		if !covered[typ][CheckPass] || !covered[typ][CheckFail] && typ != ConstraintApprovalThreshold {
 			t.Errorf("%s: pass and fail are not both covered", typ)
 		}
@@ -229,6 +235,7 @@ func TestConstraintDecoding(t *testing.T) {
 	w := newWorld(t)
 	all := append(append(Constraints{}, w.openCheckout().Constraints...), w.openPayment(HashJWS(nil)).Constraints...)
 	all = append(all, &PriceConditionConstraint{ItemID: "i", Currency: "USD", Scale: 2, AtOrBelow: 1, Attestors: []string{oracleID}, AttestationMaxAgeSeconds: 60})
+	all = append(all, &AllowedCategoriesConstraint{Categories: []string{"weather", "news_media", "3d-printing"}})
 	b, err := json.Marshal(all)
 	if err != nil {
 		t.Fatal(err)
@@ -241,6 +248,12 @@ func TestConstraintDecoding(t *testing.T) {
 	if string(b) != string(b2) {
 		t.Fatalf("round trip changed the constraints:\n%s\n%s", b, b2)
 	}
+	if !strings.HasSuffix(string(b), `{"type":"payment.allowed_categories","categories":["weather","news_media","3d-printing"]}]`) {
+		t.Errorf("allowed categories marshalled as %s", b[strings.LastIndex(string(b), `{"type"`):])
+	}
+	if c, ok := back[len(back)-1].(*AllowedCategoriesConstraint); !ok || len(c.Categories) != 3 || c.Categories[1] != "news_media" {
+		t.Errorf("allowed categories decoded as %#v", back[len(back)-1])
+	}
 	if !strings.HasPrefix(string(b), `[{"type":"checkout.allowed_merchants",`) {
 		t.Errorf("type is not the first member: %.60s", b)
 	}
@@ -250,7 +263,9 @@ func TestConstraintDecoding(t *testing.T) {
 		`[{"max":1}]`: CodeConstraintInvalid,
 		`[{"type":"payment.amount_range","currency":"USD","scale":2,"max":1,"extra":true}]`: CodeConstraintInvalid,
 		`[{"type":"payment.amount_range","currency":"USD","scale":2,"max":1.5}]`:            CodeConstraintInvalid,
-		`[{"type":7}]`:              CodeConstraintInvalid,
+		`[{"type":7}]`: CodeConstraintInvalid,
+		`[{"type":"payment.allowed_categories","categories":["weather"],"extra":1}]`: CodeConstraintInvalid,
+		`[{"type":"payment.allowed_categories","categories":"weather"}]`:             CodeConstraintInvalid,
 		`{"type":"payment.budget"}`: CodeConstraintInvalid,
 		`[` + strings.Repeat(`{"type":"payment.reference"},`, ConstraintsMax) + `{"type":1}]`: CodeConstraintInvalid,
 	} {
@@ -287,8 +302,22 @@ func TestConstraintRules(t *testing.T) {
 		"inverted window":            {ok(&ExecutionDateConstraint{NotBefore: 10, NotAfter: 5}), "payment.", true},
 		"empty payees":               {ok(&AllowedPayeesConstraint{}), "payment.", true},
 		"bad reference":              {ok(&PaymentReferenceConstraint{ConditionalTransactionID: "abc"}), "payment.", true},
-		"empty line rules":           {ok(&LineItemsConstraint{}), "checkout.", true},
-		"zero quantity rule":         {ok(&LineItemsConstraint{Items: []LineItemRule{{ID: "a", AcceptableItems: []AcceptableItem{{ID: "x"}}}}}), "checkout.", true},
+		"categories":                 {ok(&AllowedCategoriesConstraint{Categories: []string{"weather", "news_media", "3d-printing"}}), "payment.", false},
+		"empty categories":           {ok(&AllowedCategoriesConstraint{}), "payment.", true},
+		"too many categories":        {ok(&AllowedCategoriesConstraint{Categories: manyCategories(AllowedEntriesMax + 1)}), "payment.", true},
+		"most categories":            {ok(&AllowedCategoriesConstraint{Categories: manyCategories(AllowedEntriesMax)}), "payment.", false},
+		"upper-case category":        {ok(&AllowedCategoriesConstraint{Categories: []string{"Weather"}}), "payment.", true},
+		"empty category":             {ok(&AllowedCategoriesConstraint{Categories: []string{""}}), "payment.", true},
+		"category with a space":      {ok(&AllowedCategoriesConstraint{Categories: []string{"web services"}}), "payment.", true},
+		"category starting with _":   {ok(&AllowedCategoriesConstraint{Categories: []string{"_x"}}), "payment.", true},
+		"longest category":           {ok(&AllowedCategoriesConstraint{Categories: []string{strings.Repeat("a", CategoryBytesMax)}}), "payment.", false},
+		"too long category":          {ok(&AllowedCategoriesConstraint{Categories: []string{strings.Repeat("a", CategoryBytesMax+1)}}), "payment.", true},
+		"repeated category":          {ok(&AllowedCategoriesConstraint{Categories: []string{"weather", "weather"}}), "payment.", true},
+		"categories in checkout":     {ok(&AllowedCategoriesConstraint{Categories: []string{"weather"}}), "checkout.", true},
+		"two category constraints": {ok(&AllowedCategoriesConstraint{Categories: []string{"weather"}},
+			&AllowedCategoriesConstraint{Categories: []string{"news"}}), "payment.", true},
+		"empty line rules":   {ok(&LineItemsConstraint{}), "checkout.", true},
+		"zero quantity rule": {ok(&LineItemsConstraint{Items: []LineItemRule{{ID: "a", AcceptableItems: []AcceptableItem{{ID: "x"}}}}}), "checkout.", true},
 		"repeated rule id": {ok(&LineItemsConstraint{Items: []LineItemRule{{ID: "a", AcceptableItems: []AcceptableItem{{ID: "x"}}, Quantity: 1},
 			{ID: "a", AcceptableItems: []AcceptableItem{{ID: "y"}}, Quantity: 1}}}), "checkout.", true},
 		"attestors without item":    {ok(&PriceConditionConstraint{Currency: "USD", Scale: 2, AtOrBelow: 1, Attestors: []string{"o"}, AttestationMaxAgeSeconds: 5}), "checkout.", true},
@@ -309,6 +338,15 @@ func TestConstraintRules(t *testing.T) {
 			t.Errorf("%s: code %s", name, CodeOf(err))
 		}
 	}
+}
+
+// manyCategories returns n distinct valid categories.
+func manyCategories(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = "cat" + actItoa(i)
+	}
+	return out
 }
 
 func TestBudgetWindow(t *testing.T) {

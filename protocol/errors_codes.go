@@ -204,6 +204,11 @@ const (
 	// payment.allowed_payees: the payee is not in the list.
 	CodePayeeNotAllowed Code = "payee_not_allowed"
 
+	// CodeCategoryNotAllowed (422 rejected; returned by platform):
+	// payment.allowed_categories: the payee's category, as the platform knows
+	// it, is not in the list.
+	CodeCategoryNotAllowed Code = "category_not_allowed"
+
 	// CodeMerchantNotAllowed (422 rejected; returned by platform, merchant):
 	// checkout.allowed_merchants: the checkout's merchant is not in the list.
 	CodeMerchantNotAllowed Code = "merchant_not_allowed"
@@ -316,6 +321,7 @@ var registeredCodes = [...]CodeInfo{
 	{Code: CodeRecurrenceExceeded, Status: 422, Type: "rejected", AP2: "invalid_mandate", ReturnedBy: "platform", Meaning: "payment.agent_recurrence: the mandate was already used max_occurrences times."},
 	{Code: CodeRecurrenceTooSoon, Status: 422, Type: "rejected", AP2: "invalid_mandate", ReturnedBy: "platform", Meaning: "payment.agent_recurrence: less than one frequency interval passed since the mandate's last use."},
 	{Code: CodePayeeNotAllowed, Status: 422, Type: "rejected", AP2: "invalid_mandate", ReturnedBy: "platform", Meaning: "payment.allowed_payees: the payee is not in the list."},
+	{Code: CodeCategoryNotAllowed, Status: 422, Type: "rejected", AP2: "invalid_mandate", ReturnedBy: "platform", Meaning: "payment.allowed_categories: the payee's category, as the platform knows it, is not in the list."},
 	{Code: CodeMerchantNotAllowed, Status: 422, Type: "rejected", AP2: "invalid_mandate", ReturnedBy: "platform, merchant", Meaning: "checkout.allowed_merchants: the checkout's merchant is not in the list."},
 	{Code: CodeLineItemsNotAllowed, Status: 422, Type: "rejected", AP2: "invalid_mandate", ReturnedBy: "platform, merchant", Meaning: "checkout.line_items: the checkout's lines cannot all be matched to acceptable items within their quantities."},
 	{Code: CodeOutsideExecutionWindow, Status: 422, Type: "rejected", AP2: "invalid_mandate", ReturnedBy: "platform", Meaning: "payment.execution_date: the payment would execute before not_before or after not_after."},

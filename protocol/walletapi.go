@@ -257,18 +257,22 @@ type PaymentError struct {
 
 // RegisterMerchantRequest is the body of POST /v1/merchants (admin): the
 // merchant's id (the iss of what it signs and the payee id agents pay),
-// its name and its public JWK. Registering a known merchant again
-// replaces its key.
+// its name, its optional category and its public JWK. Registering a
+// known merchant again replaces its key and category.
 type RegisterMerchantRequest struct {
-	ID   string          `json:"id"`
-	Name string          `json:"name,omitempty"`
-	Key  json.RawMessage `json:"key"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Category is the merchant's category (ValidCategory), judged by
+	// payment.allowed_categories; empty for none.
+	Category string          `json:"category,omitempty"`
+	Key      json.RawMessage `json:"key"`
 }
 
 // WalletMerchant is a registered merchant.
 type WalletMerchant struct {
 	ID        string `json:"id"`
 	Name      string `json:"name,omitempty"`
+	Category  string `json:"category,omitempty"`
 	Key       JWK    `json:"key"`
 	KeyID     string `json:"key_id"`
 	CreatedAt string `json:"created_at"`

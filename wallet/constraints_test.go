@@ -18,6 +18,10 @@ func TestEveryConstraintRefuses(t *testing.T) {
 	defer e.stop()
 	agent, key := e.agent("careful")
 	now := e.clock.Now()
+	// Categories are the registry's: shop is a news merchant.
+	forecast := protocol.Merchant{ID: "mch_forecast"}
+	e.registerMerchant(shop, "news")
+	e.registerMerchant(forecast, "weather")
 	cases := []struct {
 		name       string
 		constraint protocol.Constraint
@@ -33,6 +37,7 @@ func TestEveryConstraintRefuses(t *testing.T) {
 		{"week budget", &protocol.BudgetConstraint{Currency: "USD", Scale: 2, Max: 200, Period: protocol.PeriodWeek}, 201, 200, shop, protocol.CodeBudgetExceeded, false},
 		{"month budget", &protocol.BudgetConstraint{Currency: "USD", Scale: 2, Max: 200, Period: protocol.PeriodMonth}, 201, 200, shop, protocol.CodeBudgetExceeded, false},
 		{"allowed payees", &protocol.AllowedPayeesConstraint{Allowed: []protocol.Merchant{{ID: "mch_other"}}}, 10, 10, protocol.Merchant{ID: "mch_other"}, protocol.CodePayeeNotAllowed, false},
+		{"allowed categories", &protocol.AllowedCategoriesConstraint{Categories: []string{"weather"}}, 10, 10, forecast, protocol.CodeCategoryNotAllowed, false},
 		{"execution window", &protocol.ExecutionDateConstraint{NotBefore: now.Add(time.Hour).Unix()}, 10, 0, shop, protocol.CodeOutsideExecutionWindow, false},
 		{"approval threshold", &protocol.ApprovalThresholdConstraint{Currency: "USD", Scale: 2, Amount: 50}, 51, 50, shop, protocol.CodeApprovalRequired, true},
 	}

@@ -18,8 +18,13 @@ import (
 // which checkout purchases pay for. The merchant's id is the iss of what
 // it signs and the payee id agents pay.
 type Merchant struct {
-	ID        string       `json:"id"`
-	Name      string       `json:"name,omitempty"`
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Category is the merchant's category as the operator registered it
+	// (protocol.ValidCategory; empty: none). Payment mandates'
+	// payment.allowed_categories judge payments to the merchant by it,
+	// and the risk rules see it when the agent names no category.
+	Category  string       `json:"category,omitempty"`
 	Key       protocol.JWK `json:"key"`
 	KeyID     string       `json:"key_id"`
 	CreatedAt time.Time    `json:"created_at"`
@@ -63,26 +68,33 @@ func validPartyID(id string) bool {
 
 // RegisterMerchant registers (or, for a known merchant, replaces) the
 // public key of merchant id: from then on checkouts and price
-// attestations the key signs verify as that merchant's. The operator
-// calls it; a key already held by another party is refused.
-func (s *Service) RegisterMerchant(ctx context.Context, merchantID, name string, key protocol.JWK) (*Merchant, error) {
+// attestations the key signs verify as that merchant's. category is the
+// merchant's category (a short lowercase token, protocol.ValidCategory),
+// or "" for none; registering again replaces it too. The operator calls
+// it; a key already held by another party is refused.
+func (s *Service) RegisterMerchant(ctx context.Context, merchantID, name, category string, key protocol.JWK) (*Merchant, error) {
 	if !validPartyID(merchantID) {
 		return nil, fmt.Errorf("%w: merchant id must be 1..128 bytes of [A-Za-z0-9._:-]", ErrInvalid)
 	}
 	if len(name) > 200 {
 		return nil, fmt.Errorf("%w: name longer than 200 bytes", ErrInvalid)
 	}
+	if category != "" && !protocol.ValidCategory(category) {
+		return nil, fmt.Errorf("%w: category must be 1..%d bytes of [a-z0-9_-], starting with a letter or digit", ErrInvalid, protocol.CategoryBytesMax)
+	}
 	pk, err := protocol.NewPublicKey(key.Key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: key: %v", ErrInvalid, err)
 	}
-	mc := &Merchant{ID: merchantID, Name: name, Key: key, KeyID: pk.KeyID(), CreatedAt: s.now().UTC()}
+	mc := &Merchant{ID: merchantID, Name: name, Category: category, Key: key, KeyID: pk.KeyID(), CreatedAt: s.now().UTC()}
 	s.mu.RLock()
 	holder, taken := s.keyOwner(mc.KeyID)
 	s.mu.RUnlock()
 	s.acts.mu.RLock()
-	if o, ok := s.acts.merchantKeys[mc.KeyID]; ok && o.ID != merchantID {
-		holder, taken = o.ID, true
+	if o, ok := s.acts.merchantKeys[mc.KeyID]; ok {
+		// The merchant's own key is not taken: registering again with it
+		// changes the name or category.
+		holder, taken = o.ID, o.ID != merchantID
 	}
 	s.acts.mu.RUnlock()
 	if taken {
@@ -138,6 +150,17 @@ func (s *Service) Merchants() []*Merchant {
 	}
 	slices.SortFunc(out, func(a, b *Merchant) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// merchantCategory returns the registered category of merchant id; ""
+// when id is no registered merchant or has no category.
+func (s *Service) merchantCategory(merchantID string) string {
+	s.acts.mu.RLock()
+	defer s.acts.mu.RUnlock()
+	if mc, ok := s.acts.merchants[merchantID]; ok {
+		return mc.Category
+	}
+	return ""
 }
 
 // merchantKey returns the party key of a merchant's kid, for LookupKey;

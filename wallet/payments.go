@@ -235,9 +235,11 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if c.ExecutionDate != 0 {
 		exec = time.Unix(c.ExecutionDate, 0)
 	}
+	// The payee's category is the operator's (the merchant registry),
+	// never the agent's claim.
+	facts := &protocol.PaymentFacts{Amount: amt, Payee: c.Payee, ExecuteAt: exec, PayeeCategory: s.merchantCategory(c.Payee.ID)}
 	evaluate := func(fresh bool) protocol.Decision {
-		return m.open.Claims.Evaluate(protocol.EvalInput{Now: now,
-			Payment: &protocol.PaymentFacts{Amount: amt, Payee: c.Payee, ExecuteAt: exec}, State: s.usageOf(ctx, m, now, fresh)})
+		return m.open.Claims.Evaluate(protocol.EvalInput{Now: now, Payment: facts, State: s.usageOf(ctx, m, now, fresh)})
 	}
 	p.Decision = evaluate(false)
 	if p.Decision.Outcome == protocol.OutcomeDeny &&
@@ -488,12 +490,18 @@ func (s *Service) remaining(ctx context.Context, m *Mandate, now time.Time, fres
 	return out
 }
 
-// assess evaluates the risk rules for a payment.
+// assess evaluates the risk rules for a payment. The merchant category
+// the rules see is the agent's (req.Category), else the payee's
+// registered one.
 func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amount int64, req PayRequest, now time.Time) risk.Decision {
 	_, seen := s.seenPayees.Load(w.ID + "\x00" + payee)
+	category := req.Category
+	if category == "" {
+		category = s.merchantCategory(payee)
+	}
 	f := &risk.Features{
 		Amount: amount, Currency: w.Currency, MandateID: m.ID, HourUTC: now.UTC().Hour(), Metadata: req.Metadata,
-		MerchantID: payee, MerchantCategory: req.Category, IsNewMerchant: !seen,
+		MerchantID: payee, MerchantCategory: category, IsNewMerchant: !seen,
 		MerchantAmountToday: s.merchantDay.Sum(w.ID + "\x00" + payee),
 		AgentID:             agent.ID, AgentPaymentsLastMinute: s.perMinute.Sum(agent.ID),
 		AgentAmountLastHour: s.perHour.Sum(agent.ID),

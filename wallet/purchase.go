@@ -381,8 +381,10 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	// Both mandates' constraints, with the usage the payment mandate's
 	// limit accounts hold (from memory; a refusal for a limit is
 	// rechecked against the store).
+	// The payee's category is the checkout merchant's, as registered.
+	category := s.merchantCategory(co.Claims.Issuer)
 	evaluate := func(fresh bool) protocol.Decision {
-		return vp.Evaluate(protocol.PurchaseState{Now: now, Usage: s.usageOf(ctx, m, now, fresh), Price: price})
+		return vp.Evaluate(protocol.PurchaseState{Now: now, Usage: s.usageOf(ctx, m, now, fresh), Price: price, PayeeCategory: category})
 	}
 	p.Decision = evaluate(false)
 	if p.Decision.Outcome == protocol.OutcomeDeny &&

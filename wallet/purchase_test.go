@@ -40,7 +40,7 @@ func newShopper(t *testing.T, e *env, price *protocol.PriceConditionConstraint, 
 	if sh.merchant, err = protocol.GenerateEd25519Key(rand.Reader); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.RegisterMerchant(bg, shoeShop.ID, shoeShop.Name, sh.merchant.PublicKey().JWK()); err != nil {
+	if _, err := e.svc.RegisterMerchant(bg, shoeShop.ID, shoeShop.Name, "", sh.merchant.PublicKey().JWK()); err != nil {
 		t.Fatal(err)
 	}
 	if price == nil {
@@ -198,10 +198,10 @@ func TestPurchaseRefusals(t *testing.T) {
 	sh := newShopper(t, e, nil)
 	other := protocol.Merchant{ID: "mch_other", Name: "Other Shop"}
 	otherKey, _ := protocol.GenerateEd25519Key(rand.Reader)
-	if _, err := e.svc.RegisterMerchant(bg, other.ID, other.Name, otherKey.PublicKey().JWK()); err != nil {
+	if _, err := e.svc.RegisterMerchant(bg, other.ID, other.Name, "", otherKey.PublicKey().JWK()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.RegisterMerchant(bg, "mch_copy", "", otherKey.PublicKey().JWK()); !errors.Is(err, wallet.ErrConflict) {
+	if _, err := e.svc.RegisterMerchant(bg, "mch_copy", "", "", otherKey.PublicKey().JWK()); !errors.Is(err, wallet.ErrConflict) {
 		t.Fatalf("another merchant's key: %v", err)
 	}
 	before := sh.snapshot()
