@@ -116,18 +116,7 @@ func (s *Server) issueCheckoutMandate(c *call) error {
 // ownCheckoutMandate returns the open checkout mandate of the path, if
 // the caller may act for its owner.
 func (s *Server) ownCheckoutMandate(c *call) (*wallet.Service, *wallet.CheckoutMandate, error) {
-	svc, err := s.svc()
-	if err != nil {
-		return nil, nil, err
-	}
-	cm, err := svc.CheckoutMandate(c.r.PathValue("id"))
-	if err != nil {
-		return nil, nil, walletError(err, codeCheckoutMandateNotFound)
-	}
-	if err := c.actsFor(cm.Owner); err != nil {
-		return nil, nil, err
-	}
-	return svc, cm, nil
+	return own(s, c, (*wallet.Service).CheckoutMandate, func(cm *wallet.CheckoutMandate) string { return cm.Owner }, codeCheckoutMandateNotFound)
 }
 
 func (s *Server) getCheckoutMandate(c *call) error {

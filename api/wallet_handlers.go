@@ -309,18 +309,7 @@ func (s *Server) createWallet(c *call) error {
 
 // ownWallet returns the wallet of the path, if the caller may act on it.
 func (s *Server) ownWallet(c *call) (*wallet.Service, *wallet.Wallet, error) {
-	svc, err := s.svc()
-	if err != nil {
-		return nil, nil, err
-	}
-	w, err := svc.Wallet(c.r.PathValue("id"))
-	if err != nil {
-		return nil, nil, walletError(err, codeWalletNotFound)
-	}
-	if err := c.actsFor(w.Owner); err != nil {
-		return nil, nil, err
-	}
-	return svc, w, nil
+	return own(s, c, (*wallet.Service).Wallet, func(w *wallet.Wallet) string { return w.Owner }, codeWalletNotFound)
 }
 
 func (s *Server) getWallet(c *call) error {
@@ -425,22 +414,31 @@ func (s *Server) putRules(c *call) error {
 	if err != nil {
 		return err
 	}
+	return s.saveRules(c, w.ID, func(rules []risk.Rule) ([]risk.Rule, error) {
+		return svc.SetWalletRules(c.engineCtx(), w.Owner, w.ID, rules)
+	})
+}
+
+// saveRules decodes a rules body for scope (a wallet id or
+// risk.ScopePlatform), saves the rules with save and answers them; a
+// rule that does not compile is a 400 naming it.
+func (s *Server) saveRules(c *call, scope string, save func([]risk.Rule) ([]risk.Rule, error)) error {
 	var req protocol.WalletRules
 	if err := decodeJSON(c.body, &req, ""); err != nil {
 		return err
 	}
-	if req.Wallet != "" && req.Wallet != w.ID {
-		return invalid(codeInvalidWallet, "wallet", "wallet is %s, the path names %s", req.Wallet, w.ID)
+	if req.Wallet != "" && req.Wallet != scope {
+		return invalid(codeInvalidWallet, "wallet", "wallet is %q, these rules are for %s", req.Wallet, scope)
 	}
 	rules := make([]risk.Rule, len(req.Rules))
 	for i, r := range req.Rules {
-		if r.Scope != "" && r.Scope != w.ID {
-			return invalid(string(risk.CodeInvalidScope), fmt.Sprintf("rules[%d].scope", i), "a wallet rule's scope is its wallet, %s", w.ID)
+		if r.Scope != "" && r.Scope != scope {
+			return invalid(string(risk.CodeInvalidScope), fmt.Sprintf("rules[%d].scope", i), "these rules' scope is %s", scope)
 		}
 		rules[i] = risk.Rule{ID: r.ID, Expression: r.Expression, Outcome: risk.Outcome(r.Outcome), Reason: r.Reason,
 			Priority: r.Priority, Enabled: r.Enabled}
 	}
-	saved, err := svc.SetWalletRules(c.engineCtx(), w.Owner, w.ID, rules)
+	saved, err := save(rules)
 	if err != nil {
 		if re, ok := errors.AsType[*risk.RuleError](err); ok {
 			param := "rules"
@@ -451,7 +449,7 @@ func (s *Server) putRules(c *call) error {
 		}
 		return walletError(err, codeWalletNotFound)
 	}
-	return c.sendValue(http.StatusOK, toProtocolRules(w.ID, saved))
+	return c.sendValue(http.StatusOK, toProtocolRules(scope, saved))
 }
 
 // putPlatformRules serves PUT /v1/risk/rules (admin): the platform's
@@ -461,33 +459,9 @@ func (s *Server) putPlatformRules(c *call) error {
 	if err != nil {
 		return err
 	}
-	var req protocol.WalletRules
-	if err := decodeJSON(c.body, &req, ""); err != nil {
-		return err
-	}
-	if req.Wallet != "" && req.Wallet != risk.ScopePlatform {
-		return invalid(codeInvalidWallet, "wallet", "platform rules name no wallet (or %q)", risk.ScopePlatform)
-	}
-	rules := make([]risk.Rule, len(req.Rules))
-	for i, r := range req.Rules {
-		if r.Scope != "" && r.Scope != risk.ScopePlatform {
-			return invalid(string(risk.CodeInvalidScope), fmt.Sprintf("rules[%d].scope", i), "a platform rule's scope is %q", risk.ScopePlatform)
-		}
-		rules[i] = risk.Rule{ID: r.ID, Expression: r.Expression, Outcome: risk.Outcome(r.Outcome), Reason: r.Reason,
-			Priority: r.Priority, Enabled: r.Enabled}
-	}
-	saved, err := svc.SetPlatformRules(c.engineCtx(), rules)
-	if err != nil {
-		if re, ok := errors.AsType[*risk.RuleError](err); ok {
-			param := "rules"
-			if i := slices.IndexFunc(req.Rules, func(r protocol.RiskRule) bool { return r.ID == re.RuleID }); i >= 0 {
-				param = fmt.Sprintf("rules[%d]", i)
-			}
-			return invalid(string(re.Code), param, "rule %q: %s", re.RuleID, re.Message)
-		}
-		return walletError(err, codeWalletNotFound)
-	}
-	return c.sendValue(http.StatusOK, toProtocolRules(risk.ScopePlatform, saved))
+	return s.saveRules(c, risk.ScopePlatform, func(rules []risk.Rule) ([]risk.Rule, error) {
+		return svc.SetPlatformRules(c.engineCtx(), rules)
+	})
 }
 
 func (s *Server) getPlatformRules(c *call) error {
@@ -551,19 +525,9 @@ func (s *Server) registerAgent(c *call) error {
 	return c.sendValue(http.StatusCreated, toProtocolAgent(a))
 }
 
+// ownAgent returns the agent of the path, if the caller may act on it.
 func (s *Server) ownAgent(c *call) (*wallet.Service, *wallet.Agent, error) {
-	svc, err := s.svc()
-	if err != nil {
-		return nil, nil, err
-	}
-	a, err := svc.Agent(c.r.PathValue("id"))
-	if err != nil {
-		return nil, nil, walletError(err, codeAgentNotFound)
-	}
-	if err := c.actsFor(a.Owner); err != nil {
-		return nil, nil, err
-	}
-	return svc, a, nil
+	return own(s, c, (*wallet.Service).Agent, func(a *wallet.Agent) string { return a.Owner }, codeAgentNotFound)
 }
 
 func (s *Server) getAgent(c *call) error {
@@ -630,19 +594,9 @@ func (s *Server) issueMandate(c *call) error {
 	return c.sendValue(http.StatusCreated, toProtocolMandate(m, limits))
 }
 
+// ownMandate returns the mandate of the path, if the caller may act on it.
 func (s *Server) ownMandate(c *call) (*wallet.Service, *wallet.Mandate, error) {
-	svc, err := s.svc()
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := svc.Mandate(c.r.PathValue("id"))
-	if err != nil {
-		return nil, nil, walletError(err, codeMandateNotFound)
-	}
-	if err := c.actsFor(m.Owner); err != nil {
-		return nil, nil, err
-	}
-	return svc, m, nil
+	return own(s, c, (*wallet.Service).Mandate, func(m *wallet.Mandate) string { return m.Owner }, codeMandateNotFound)
 }
 
 func (s *Server) getMandate(c *call) error {
@@ -764,19 +718,27 @@ func (s *Server) pay(c *call) error {
 	return c.sendValue(http.StatusCreated, s.toProtocolPayment(c, svc, p))
 }
 
+// ownPayment returns the payment of the path, if the caller may act on it.
 func (s *Server) ownPayment(c *call) (*wallet.Service, *wallet.Payment, error) {
+	return own(s, c, (*wallet.Service).Payment, func(p *wallet.Payment) string { return p.Owner }, codePaymentNotFound)
+}
+
+// own returns the wallet object the path's {id} names (get), if the
+// caller may act for its owner; notFound is the code of a missing one.
+func own[T any](s *Server, c *call, get func(*wallet.Service, string) (T, error), owner func(T) string, notFound string) (*wallet.Service, T, error) {
+	var zero T
 	svc, err := s.svc()
 	if err != nil {
-		return nil, nil, err
+		return nil, zero, err
 	}
-	p, err := svc.Payment(c.r.PathValue("id"))
+	v, err := get(svc, c.r.PathValue("id"))
 	if err != nil {
-		return nil, nil, walletError(err, codePaymentNotFound)
+		return nil, zero, walletError(err, notFound)
 	}
-	if err := c.actsFor(p.Owner); err != nil {
-		return nil, nil, err
+	if err := c.actsFor(owner(v)); err != nil {
+		return nil, zero, err
 	}
-	return svc, p, nil
+	return svc, v, nil
 }
 
 func (s *Server) getPayment(c *call) error {
