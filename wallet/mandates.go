@@ -219,13 +219,7 @@ func (s *Service) RevokeMandate(ctx context.Context, owner, mandateID string) (*
 		return m, nil
 	}
 	now := s.now().UTC()
-	control := ControlLedger(m.Ledger)
-	req := &ledger.Request{
-		Transfers: []ledger.Transfer{{ID: id("revoke", m.ID), DebitAccountID: m.totalAccount(), CreditAccountID: limitSink(control),
-			Amount: 0, Ledger: control, Code: TransferRevoke, Flags: ledger.TransferPending | ledger.TransferClosingDebit}},
-		Docs: []ledger.Doc{doc(KindMandateRevoked, m.ID, map[string]any{"id": m.ID, "revoked_at": now})},
-	}
-	if _, err := s.commit(ctx, req); err != nil {
+	if err := s.closeGate(ctx, m.ID, m.totalAccount(), ControlLedger(m.Ledger), KindMandateRevoked, now); err != nil {
 		return nil, err
 	}
 	// Copy on write: payments and readers holding the mandate keep an
@@ -238,6 +232,19 @@ func (s *Service) RevokeMandate(ctx context.Context, owner, mandateID string) (*
 	s.mu.Unlock()
 	s.byHash.Store(c.Hash, c)
 	return c, nil
+}
+
+// closeGate revokes the mandate mandateID: one request closes its gate
+// account (a pending transfer of 0 with closing_debit, so every later
+// debit fails in the engine's order) and records the revocation doc.
+func (s *Service) closeGate(ctx context.Context, mandateID string, gate ledger.ID, l uint32, kind string, now time.Time) error {
+	req := &ledger.Request{
+		Transfers: []ledger.Transfer{{ID: id("revoke", mandateID), DebitAccountID: gate, CreditAccountID: limitSink(l),
+			Amount: 0, Ledger: l, Code: TransferRevoke, Flags: ledger.TransferPending | ledger.TransferClosingDebit}},
+		Docs: []ledger.Doc{doc(kind, mandateID, map[string]any{"id": mandateID, "revoked_at": now})},
+	}
+	_, err := s.commit(ctx, req)
+	return err
 }
 
 // clone returns a copy of m (its last use included).

@@ -153,12 +153,7 @@ func (s *Service) RevokeCheckoutMandate(ctx context.Context, owner, mandateID st
 		return cm, nil
 	}
 	now := s.now().UTC()
-	req := &ledger.Request{
-		Transfers: []ledger.Transfer{{ID: id("revoke", cm.ID), DebitAccountID: cm.gateAccount(), CreditAccountID: limitSink(UsesLedger),
-			Amount: 0, Ledger: UsesLedger, Code: TransferRevoke, Flags: ledger.TransferPending | ledger.TransferClosingDebit}},
-		Docs: []ledger.Doc{doc(KindCheckoutMandateRevoked, cm.ID, map[string]any{"id": cm.ID, "revoked_at": now})},
-	}
-	if _, err := s.commit(ctx, req); err != nil {
+	if err := s.closeGate(ctx, cm.ID, cm.gateAccount(), UsesLedger, KindCheckoutMandateRevoked, now); err != nil {
 		return nil, err
 	}
 	// Copy on write: readers holding the mandate keep an unchanged value.
