@@ -103,6 +103,9 @@ type Error struct {
 	// JSON error (a proxy's page), Type is empty and Message holds the
 	// start of the body.
 	Body protocol.Error
+	// Payment, for a refused payment or mandate, is the refusal's details:
+	// what remains of each limit, the check that failed, the decisions.
+	Payment *protocol.PaymentError
 }
 
 func (e *Error) Error() string {
@@ -167,6 +170,11 @@ func (c *Client) do(ctx context.Context, op, method, path, idempotencyKey string
 		e := &Error{Status: res.StatusCode, RequestID: res.Header.Get(protocol.HeaderRequestID)}
 		if json.Unmarshal(b, &e.Body) != nil || e.Body.Type == "" {
 			e.Body = protocol.Error{Message: string(b[:min(len(b), errorBodyBytesMax)])}
+		} else {
+			var pe protocol.PaymentError
+			if json.Unmarshal(b, &pe) == nil && (pe.Limits != nil || pe.Check != nil || pe.Decision != nil || pe.Risk != nil) {
+				e.Payment = &pe
+			}
 		}
 		return e
 	}

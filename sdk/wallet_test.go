@@ -225,6 +225,8 @@ func TestWalletSDK(t *testing.T) {
 	_, err = agent.Pay(ctx, w.closed(akey, agentID, m, shop, 6000), "data", nil)
 	if e, ok := sdk.AsError(err); !ok || e.Body.Code != string(protocol.CodeBudgetExceeded) {
 		t.Fatalf("Pay over budget: %v", err)
+	} else if e.Payment == nil || len(e.Payment.Limits) == 0 {
+		t.Fatalf("Pay over budget: the refusal carries no limits: %+v", e.Payment)
 	}
 	_, err = agent.Pay(ctx, w.closed(akey, agentID, m, shop, 2001), "data", nil)
 	if e, ok := sdk.AsError(err); !ok || e.Body.Code != "risk_declined" {
