@@ -44,6 +44,7 @@ func (s *Server) walletRoutes() []*route {
 	return []*route{
 		{pattern: "POST /v1/users", access: accessAdmin, bodyBytesMax: singleBodyBytesMax, handle: s.createUser},
 		{pattern: "GET /v1/users/{id}", access: accessRead, handle: s.getUser},
+		{pattern: "POST /v1/users/{id}/key", access: accessWrite, bodyBytesMax: singleBodyBytesMax, handle: s.rotateUserKey},
 
 		{pattern: "POST /v1/wallets", access: accessWrite, bodyBytesMax: singleBodyBytesMax, handle: s.createWallet},
 		{pattern: "GET /v1/wallets", access: accessRead, query: []string{"owner"}, handle: s.listWallets},
@@ -278,8 +279,46 @@ func (s *Server) getUser(c *call) error {
 	return c.sendValue(http.StatusOK, toProtocolUser(u))
 }
 
+// rotateUserKey serves POST /v1/users/{id}/key: the user's new key; the
+// old one is revoked at once (what it signed stops working).
+func (s *Server) rotateUserKey(c *call) error {
+	svc, err := s.svc()
+	if err != nil {
+		return err
+	}
+	u, err := svc.User(c.r.PathValue("id"))
+	if err != nil {
+		return walletError(err, codeUserNotFound)
+	}
+	if err := c.actsFor(u.ID); err != nil {
+		return err
+	}
+	var req protocol.RotateUserKeyRequest
+	if err := decodeJSON(c.body, &req, ""); err != nil {
+		return err
+	}
+	jwk, err := protocol.ParseJWK(req.Key)
+	if err != nil {
+		return invalid(string(protocol.CodeOf(err)), "key", "key: %v", err)
+	}
+	if pk, err := protocol.NewPublicKey(jwk.Key); err != nil {
+		return invalid(codeInvalidWallet, "key", "key: %v", err)
+	} else if pk.KeyID() == u.KeyID {
+		return c.sendValue(http.StatusOK, toProtocolUser(u)) // a retry: the key is in place
+	}
+	u, err = svc.RotateUserKey(c.engineCtx(), u.ID, jwk)
+	if err != nil {
+		return walletError(err, codeUserNotFound)
+	}
+	return c.sendValue(http.StatusOK, toProtocolUser(u))
+}
+
 func toProtocolUser(u *wallet.User) protocol.WalletUser {
-	return protocol.WalletUser{ID: u.ID, Name: u.Name, Key: u.Key, KeyID: u.KeyID, CreatedAt: rfc3339(u.CreatedAt)}
+	out := protocol.WalletUser{ID: u.ID, Name: u.Name, Key: u.Key, KeyID: u.KeyID, CreatedAt: rfc3339(u.CreatedAt)}
+	for _, r := range u.Revoked {
+		out.RevokedKeys = append(out.RevokedKeys, r.KeyID)
+	}
+	return out
 }
 
 // Wallets.

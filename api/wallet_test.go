@@ -399,9 +399,8 @@ func TestWalletVectors(t *testing.T) {
 	// The checkout, purchase and price attestation vectors are
 	// TestPurchaseVectors' (purchaseVectors).
 	notApplicable := map[string]string{
-		"receipt_signed_by_merchant":       "receipt: no route takes an ACT receipt (the platform signs them)",
-		"receipt_unregistered_error":       "receipt: no route takes an ACT receipt (the platform signs them)",
-		"open_payment_mandate_revoked_key": "the wallet service has no revocation of a user's key",
+		"receipt_signed_by_merchant": "receipt: no route takes an ACT receipt (the platform signs them)",
+		"receipt_unregistered_error": "receipt: no route takes an ACT receipt (the platform signs them)",
 	}
 	const checked = "checked"
 	type env struct {
@@ -441,6 +440,15 @@ func TestWalletVectors(t *testing.T) {
 			e.w.issue(s).want(e.w.t, http.StatusCreated).decode(e.w.t, &m)
 			do(e.w.t, e.w.env, "POST", "/v1/mandates/"+m.ID+"/revoke", as(e.w.secret)).want(e.w.t, http.StatusOK)
 			return e.w.issue(s), m.ID
+		},
+		"open_payment_mandate_revoked_key": func(e env) (*response, string) {
+			// Sign with the user's key, then rotate it: the old key is
+			// revoked, and a mandate it signed is refused.
+			s := open(e, func(*protocol.OpenPaymentMandate) {})
+			k, _ := protocol.GenerateEd25519Key(rand.Reader)
+			jwk, _ := json.Marshal(k.PublicKey().JWK())
+			do(e.w.t, e.w.env, "POST", "/v1/users/"+e.w.user.ID+"/key", as(e.w.secret), body(fmt.Sprintf(`{"key":%s}`, jwk))).want(e.w.t, http.StatusOK)
+			return e.w.issue(s), ""
 		},
 		"open_payment_mandate_tampered_max": mandateCase(func(e env) string {
 			return resign(e.w.t, nil, open(e, func(*protocol.OpenPaymentMandate) {}), func(p map[string]any) {

@@ -24,6 +24,9 @@ type WalletUser struct {
 	KeyID     string  `json:"key_id"`
 	CreatedAt string  `json:"created_at"`
 	APIKey    *APIKey `json:"api_key,omitempty"`
+	// RevokedKeys are the key ids of the user's earlier keys: what they
+	// signed is refused (key_revoked).
+	RevokedKeys []string `json:"revoked_keys,omitempty"`
 }
 
 // CreateWalletRequest is the body of POST /v1/wallets. Owner is required
@@ -342,4 +345,10 @@ type PurchaseCheckout struct {
 type WalletPurchase struct {
 	WalletPayment
 	Checkout PurchaseCheckout `json:"checkout"`
+}
+
+// RotateUserKeyRequest is the body of POST /v1/users/{id}/key: the user's
+// new public key (JWK); the old one is revoked at once.
+type RotateUserKeyRequest struct {
+	Key json.RawMessage `json:"key"`
 }

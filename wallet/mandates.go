@@ -178,7 +178,7 @@ func (s *Service) applyMandateIssued(d ledger.Doc) error {
 	}
 	// Verify the stored bytes as of their issue (keys are loaded first).
 	vc := s.verifyContext()
-	vc.Now, vc.Revocations = m.IssuedAt, nil
+	vc.Now, vc.Revocations, vc.Keys = m.IssuedAt, nil, asIssued{s}
 	v, err := protocol.VerifyOpenPaymentMandate(context.Background(), vc, []byte(m.JWS))
 	if err != nil {
 		return fmt.Errorf("mandate %s no longer verifies: %w", m.ID, err)

@@ -3,6 +3,7 @@ package wallet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,6 +30,86 @@ type User struct {
 	Key       protocol.JWK `json:"key"`
 	KeyID     string       `json:"key_id"`
 	CreatedAt time.Time    `json:"created_at"`
+	// Revoked are the user's earlier keys (RotateUserKey): what they
+	// signed is refused from then on (key_revoked).
+	Revoked []RevokedKey `json:"revoked_keys,omitempty"`
+}
+
+// RevokedKey is a key that no longer verifies anything.
+type RevokedKey struct {
+	KeyID     string       `json:"key_id"`
+	Key       protocol.JWK `json:"key"`
+	RevokedAt time.Time    `json:"revoked_at"`
+}
+
+// asIssued is the key directory stored objects are verified again with on
+// load, as of their issue: a user's key revoked since still verifies what
+// it signed then (the payment path refuses it, userKeyRevoked).
+type asIssued struct{ s *Service }
+
+func (a asIssued) LookupKey(ctx context.Context, kid string) (protocol.PartyKey, error) {
+	pk, err := a.s.LookupKey(ctx, kid)
+	if err == nil || !errors.Is(err, protocol.ErrRevokedKey) {
+		return pk, err
+	}
+	a.s.mu.RLock()
+	defer a.s.mu.RUnlock()
+	for _, u := range a.s.users {
+		for _, r := range u.Revoked {
+			if r.KeyID == kid {
+				k, err := protocol.NewPublicKey(r.Key.Key)
+				return protocol.PartyKey{Key: k, Party: u.ID, Role: protocol.PartyUser}, err
+			}
+		}
+	}
+	if ag, ok := a.s.agentKeys[kid]; ok {
+		for _, k := range ag.Keys {
+			if k.KeyID == kid {
+				pub, err := protocol.NewPublicKey(k.Key.Key)
+				return protocol.PartyKey{Key: pub, Party: ag.ID, Role: protocol.PartyAgent}, err
+			}
+		}
+	}
+	return pk, err
+}
+
+// RotateUserKey replaces a user's key and revokes the old one at once:
+// open mandates the old key signed stop paying (key_revoked) and nothing
+// it signs is accepted any more; the user re-issues what should go on
+// with the new key. Agents stay registered.
+func (s *Service) RotateUserKey(ctx context.Context, userID string, key protocol.JWK) (*User, error) {
+	pk, err := protocol.NewPublicKey(key.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: key: %v", ErrInvalid, err)
+	}
+	s.mu.RLock()
+	old, ok := s.users[userID]
+	_, taken := s.keyOwner(pk.KeyID())
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: user %s", ErrNotFound, userID)
+	}
+	if taken {
+		return nil, fmt.Errorf("%w: key %s is registered already", ErrConflict, pk.KeyID())
+	}
+	u := *old
+	u.Revoked = append(slices.Clone(old.Revoked), RevokedKey{KeyID: old.KeyID, Key: old.Key, RevokedAt: s.now().UTC()})
+	u.Key, u.KeyID = key, pk.KeyID()
+	if _, err := s.commit(ctx, &ledger.Request{Docs: []ledger.Doc{doc(KindUser, u.ID, &u)}}); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.users[u.ID] = &u
+	s.mu.Unlock()
+	return &u, nil
+}
+
+// userKeyRevoked reports whether kid is a revoked key of user.
+func (s *Service) userKeyRevoked(user, kid string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u, ok := s.users[user]
+	return ok && slices.ContainsFunc(u.Revoked, func(r RevokedKey) bool { return r.KeyID == kid })
 }
 
 // Wallet is a user's balance in one currency: a ledger account.
@@ -121,7 +202,7 @@ func (s *Service) User(id string) (*User, error) {
 // keyOwner returns who holds a key id (a user or an agent); s.mu held.
 func (s *Service) keyOwner(kid string) (string, bool) {
 	for _, u := range s.users {
-		if u.KeyID == kid {
+		if u.KeyID == kid || slices.ContainsFunc(u.Revoked, func(r RevokedKey) bool { return r.KeyID == kid }) {
 			return u.ID, true
 		}
 	}
@@ -418,6 +499,9 @@ func (s *Service) LookupKey(_ context.Context, kid string) (protocol.PartyKey, e
 				return protocol.PartyKey{}, err
 			}
 			return protocol.PartyKey{Key: pk, Party: u.ID, Role: protocol.PartyUser}, nil
+		}
+		if slices.ContainsFunc(u.Revoked, func(r RevokedKey) bool { return r.KeyID == kid }) {
+			return protocol.PartyKey{}, fmt.Errorf("%w: %s (a revoked key of %s)", protocol.ErrRevokedKey, kid, u.ID)
 		}
 	}
 	if pk, ok, err := s.merchantKey(kid); ok { // merchants.go

@@ -193,6 +193,9 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if m.RevokedAt != nil {
 		return nil, refusal(protocol.CodeRevoked, "the mandate was revoked at "+m.RevokedAt.Format(time.RFC3339))
 	}
+	if kid := m.open.Signer.Key.KeyID(); s.userKeyRevoked(m.Owner, kid) {
+		return nil, refusal(protocol.CodeKeyRevoked, "the mandate was signed with the owner's key "+kid+", since revoked")
+	}
 	switch {
 	case !now.Before(m.Expiry):
 		return nil, refusal(protocol.CodeExpired, "the mandate expired at "+m.Expiry.Format(time.RFC3339))

@@ -111,7 +111,7 @@ func (s *Service) applyCheckoutMandateIssued(d ledger.Doc) error {
 	}
 	// Verify the stored bytes as of their issue (keys are loaded first).
 	vc := s.verifyContext()
-	vc.Now, vc.Revocations = cm.IssuedAt, nil
+	vc.Now, vc.Revocations, vc.Keys = cm.IssuedAt, nil, asIssued{s}
 	v, err := protocol.VerifyOpenCheckoutMandate(context.Background(), vc, []byte(cm.JWS))
 	if err != nil {
 		return fmt.Errorf("checkout mandate %s no longer verifies: %w", cm.ID, err)
