@@ -212,16 +212,10 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if c.Issuer != agent.ID {
 		return nil, refusal(protocol.CodeIssuerMismatch, "the closed mandate is not the calling agent's")
 	}
-	w, err := s.Wallet(m.Wallet)
+	amt := c.PaymentAmount
+	w, err := s.payingWallet(m, amt)
 	if err != nil {
 		return nil, err
-	}
-	amt := c.PaymentAmount
-	if amt.Currency != w.Currency || amt.Scale != w.Scale {
-		return nil, refusal(protocol.CodeCurrencyMismatch, fmt.Sprintf("the payment is in %s/%d, the wallet holds %s/%d", amt.Currency, amt.Scale, w.Currency, w.Scale))
-	}
-	if amt.Amount <= 0 {
-		return nil, refusal(protocol.CodeAmountOutOfRange, "the amount must be positive")
 	}
 	p := &Payment{ID: PrefixPayment + id("payment", agent.ID, c.ID).String(), Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
@@ -338,6 +332,22 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 	s.payments.Store(p.ID, p)
 	tm.done(StageRecord)
 	return nil
+}
+
+// payingWallet returns the wallet a mandate pays from, if amt is a
+// positive amount in its currency.
+func (s *Service) payingWallet(m *Mandate, amt protocol.Money) (*Wallet, error) {
+	w, err := s.Wallet(m.Wallet)
+	if err != nil {
+		return nil, err
+	}
+	if amt.Currency != w.Currency || amt.Scale != w.Scale {
+		return nil, refusal(protocol.CodeCurrencyMismatch, fmt.Sprintf("the payment is in %s/%d, the wallet holds %s/%d", amt.Currency, amt.Scale, w.Currency, w.Scale))
+	}
+	if amt.Amount <= 0 {
+		return nil, refusal(protocol.CodeAmountOutOfRange, "the amount must be positive")
+	}
+	return w, nil
 }
 
 // peekClosed reads the open mandate hash of a closed mandate before it

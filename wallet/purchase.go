@@ -346,16 +346,10 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	if pm.Issuer != agent.ID {
 		return nil, refusal(protocol.CodeIssuerMismatch, "the closed mandates are not the calling agent's")
 	}
-	w, err := s.Wallet(m.Wallet)
+	amt := pm.PaymentAmount
+	w, err := s.payingWallet(m, amt)
 	if err != nil {
 		return nil, err
-	}
-	amt := pm.PaymentAmount
-	if amt.Currency != w.Currency || amt.Scale != w.Scale {
-		return nil, refusal(protocol.CodeCurrencyMismatch, fmt.Sprintf("the payment is in %s/%d, the wallet holds %s/%d", amt.Currency, amt.Scale, w.Currency, w.Scale))
-	}
-	if amt.Amount <= 0 {
-		return nil, refusal(protocol.CodeAmountOutOfRange, "the amount must be positive")
 	}
 	var price *protocol.Verified[protocol.PriceAttestation]
 	if len(req.Price) > 0 {
