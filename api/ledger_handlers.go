@@ -120,7 +120,7 @@ func (s *Server) createTransfer(c *call) error {
 	}
 	ts := []ledger.Transfer{in.t}
 	fps := fingerprints(ts)
-	c.known = func(rs []ledger.Result) map[ledger.ID]ledger.TransferRecord { return knownRecords(ts, fps, rs) }
+	c.known = func(rs []ledger.Result) []ledger.TransferRecord { return knownRecords(ts, fps, rs) }
 	return c.commit(func(rs []ledger.Result) (int, []byte) {
 		in.t = ts[0] // with the engine-assigned fields
 		return renderTransfer(&in, rs[0])
@@ -135,7 +135,7 @@ func (s *Server) createTransfers(c *call) error {
 		return err
 	}
 	fps := fingerprints(ts)
-	c.known = func(rs []ledger.Result) map[ledger.ID]ledger.TransferRecord { return knownRecords(ts, fps, rs) }
+	c.known = func(rs []ledger.Result) []ledger.TransferRecord { return knownRecords(ts, fps, rs) }
 	return c.commit(func(rs []ledger.Result) (int, []byte) { return renderTransferBatch(ts, rs) },
 		func(ctx context.Context, idem *ledger.Idempotency) ([]ledger.Result, error) {
 			return s.engine.CreateTransfers(ctx, ts, idem)

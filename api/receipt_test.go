@@ -172,8 +172,15 @@ func TestTransferReceiptsAndProofs(t *testing.T) {
 		batch.Transfers = append(batch.Transfers, protocol.Transfer{DebitAccountID: re.bank, CreditAccountID: re.users[i%2], Amount: u64(uint64(i + 1)), Ledger: 1, Code: 1})
 	}
 	batch.Transfers = append(batch.Transfers, protocol.Transfer{DebitAccountID: re.bank, CreditAccountID: re.bank, Amount: u64(1), Ledger: 1, Code: 1}) // rejected
-	var br protocol.BatchResponse
-	do(t, env, "POST", "/v1/transfers/batch", body(batch)).want(t, http.StatusOK).decode(t, &br)
+	var br, replayed protocol.BatchResponse
+	batchKey := newKey()
+	do(t, env, "POST", "/v1/transfers/batch", body(batch), idem(batchKey)).want(t, http.StatusOK).decode(t, &br)
+	// A replay rebuilds the receipt from the store: the same bytes as the
+	// one built from the fresh commit.
+	do(t, env, "POST", "/v1/transfers/batch", body(batch), idem(batchKey)).want(t, http.StatusOK).decode(t, &replayed)
+	if replayed.Receipt != br.Receipt {
+		t.Fatalf("the replayed batch's receipt differs:\n%s\nwant\n%s", replayed.Receipt, br.Receipt)
+	}
 	rb := re.open(t, br.Receipt)
 	if len(rb.Items) != 40 || br.Accepted != 40 {
 		t.Fatalf("batch receipt names %d records, %d accepted; want 40", len(rb.Items), br.Accepted)

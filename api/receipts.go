@@ -39,17 +39,19 @@ const receiptLookupsMax = 16
 // withReceipt returns body with the receipt of the committed transfers it
 // names; body unchanged when the server signs no receipts or the response
 // names none.
-func (s *Server) withReceipt(ctx context.Context, rt *route, status int, body []byte, known map[ledger.ID]ledger.TransferRecord) ([]byte, error) {
+func (s *Server) withReceipt(ctx context.Context, rt *route, status int, body []byte, known []ledger.TransferRecord) ([]byte, error) {
 	if s.receiptSigner == nil || (status != http.StatusOK && status != http.StatusCreated) {
 		return body, nil
 	}
-	ids, err := transfersOf(rt, body)
-	if err != nil || len(ids) == 0 {
-		return body, err
-	}
-	recs, err := s.transferRecords(ctx, ids, known)
-	if err != nil {
-		return nil, err
+	recs := known // a fresh commit: the body names exactly these, in order
+	if len(recs) == 0 {
+		ids, err := transfersOf(rt, body)
+		if err != nil || len(ids) == 0 {
+			return body, err
+		}
+		if recs, err = s.transferRecords(ctx, ids); err != nil {
+			return nil, err
+		}
 	}
 	signed, err := s.signReceipt(ctx, recs)
 	if err != nil {
@@ -67,16 +69,17 @@ func (s *Server) withReceipt(ctx context.Context, rt *route, status int, body []
 }
 
 // knownRecords returns the records of the transfers of a fresh commit
-// that committed (ResultOK), built from the transfers as the engine filled
-// them in and the fingerprints of the transfers as submitted (fps).
-func knownRecords(ts []ledger.Transfer, fps []uint64, results []ledger.Result) map[ledger.ID]ledger.TransferRecord {
-	m := make(map[ledger.ID]ledger.TransferRecord, len(ts))
+// that committed (ResultOK), in request order (the order its response
+// names them), built from the transfers as the engine filled them in and
+// the fingerprints of the transfers as submitted (fps).
+func knownRecords(ts []ledger.Transfer, fps []uint64, results []ledger.Result) []ledger.TransferRecord {
+	var out []ledger.TransferRecord
 	for i := range ts {
 		if i < len(results) && results[i] == ledger.ResultOK {
-			m[ts[i].ID] = ledger.TransferRecord{Transfer: ts[i], Fingerprint: fps[i]}
+			out = append(out, ledger.TransferRecord{Transfer: ts[i], Fingerprint: fps[i]})
 		}
 	}
-	return m
+	return out
 }
 
 // fingerprints returns the fingerprints of transfers as submitted.
@@ -125,10 +128,9 @@ func transfersOf(rt *route, body []byte) ([]committedTransfer, error) {
 	return nil, nil
 }
 
-// transferRecords returns the committed records of the transfers: from
-// known (the records a fresh commit built) when it has them all, else from
-// the store.
-func (s *Server) transferRecords(ctx context.Context, ts []committedTransfer, known map[ledger.ID]ledger.TransferRecord) ([]ledger.TransferRecord, error) {
+// transferRecords reads the committed records of the transfers a
+// response names (a replay, or an existing transfer echoed).
+func (s *Server) transferRecords(ctx context.Context, ts []committedTransfer) ([]ledger.TransferRecord, error) {
 	ids := make([]ledger.ID, len(ts))
 	for i, t := range ts {
 		id, ok := parsePrefixedID(t.ID, protocol.PrefixTransfer)
@@ -136,21 +138,6 @@ func (s *Server) transferRecords(ctx context.Context, ts []committedTransfer, kn
 			return nil, fmt.Errorf("api: receipt: transfer id %q in a response", t.ID)
 		}
 		ids[i] = id
-	}
-	if known != nil {
-		out := make([]ledger.TransferRecord, len(ids))
-		all := true
-		for i, id := range ids {
-			r, ok := known[id]
-			if !ok || r.Timestamp != ts[i].Timestamp {
-				all = false
-				break
-			}
-			out[i] = r
-		}
-		if all {
-			return out, nil
-		}
 	}
 	if len(ts) <= receiptLookupsMax || slices.ContainsFunc(ts, func(t committedTransfer) bool { return t.Timestamp == 0 }) {
 		out := make([]ledger.TransferRecord, len(ids))

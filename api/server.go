@@ -446,7 +446,7 @@ type call struct {
 	body []byte
 	// known, set by transfer handlers, gives the records of the transfers
 	// a fresh commit made, for their receipt.
-	known func([]ledger.Result) map[ledger.ID]ledger.TransferRecord
+	known func([]ledger.Result) []ledger.TransferRecord
 	// idem is set on mutating routes: the scoped key and request hash.
 	// Ledger handlers set Render and pass it to the engine.
 	idem *ledger.Idempotency
@@ -490,7 +490,7 @@ func (c *call) commit(render func([]ledger.Result) (int, []byte),
 	if body == nil {
 		return errors.New("api: the engine answered without rendering the response")
 	}
-	var known map[ledger.ID]ledger.TransferRecord
+	var known []ledger.TransferRecord
 	if c.known != nil {
 		known = c.known(results)
 	}
