@@ -2,7 +2,6 @@ package wallet
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,8 +173,8 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if err != nil {
 		return nil, err
 	}
-	peek, err := peekClosed(req.ClosedMandate)
-	if err != nil {
+	var peek closedRef
+	if err := peekJWS("closed_mandate", req.ClosedMandate, &peek); err != nil {
 		return nil, refusal(protocol.CodePayloadInvalid, err.Error())
 	}
 	// The same closed mandate again (a retry): the same payment, whatever
@@ -350,22 +349,12 @@ func (s *Service) payingWallet(m *Mandate, amt protocol.Money) (*Wallet, error) 
 	return w, nil
 }
 
-// peekClosed reads the open mandate hash of a closed mandate before it
-// is verified (to find the open mandate it is verified against).
-func peekClosed(jws []byte) (*protocol.ClosedPaymentMandate, error) {
-	parts := strings.Split(string(jws), ".")
-	if len(parts) != 3 || len(jws) > protocol.JWSBytesMax {
-		return nil, errors.New("closed_mandate is not a compact JWS")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, fmt.Errorf("closed_mandate payload: %w", err)
-	}
-	var c protocol.ClosedPaymentMandate
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, fmt.Errorf("closed_mandate payload: %w", err)
-	}
-	return &c, nil
+// closedRef is what a closed mandate is looked up by before it is
+// verified against its open mandate: its id and the open mandate's hash
+// (peekJWS decodes only these fields).
+type closedRef struct {
+	ID              string `json:"jti"`
+	OpenMandateHash string `json:"open_mandate_hash"`
 }
 
 // failedDetail returns the detail of the first failed check.

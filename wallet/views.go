@@ -18,8 +18,8 @@ func (s *Service) UserByKeyID(kid string) (*User, bool) {
 // PaymentFor returns the payment agentID made with exactly the closed
 // mandate closed (the same bytes), with its status now.
 func (s *Service) PaymentFor(agentID string, closed []byte) (*Payment, bool) {
-	peek, err := peekClosed(closed)
-	if err != nil {
+	var peek closedRef
+	if err := peekJWS("closed_mandate", closed, &peek); err != nil {
 		return nil, false
 	}
 	p, ok := s.payment(PrefixPayment + id("payment", agentID, peek.ID).String())
