@@ -398,43 +398,41 @@ func toProtocolWallet(w *wallet.Wallet, a *ledger.Account) protocol.Wallet {
 }
 
 func (s *Server) topUp(c *call) error {
-	svc, w, err := s.ownWallet(c)
-	if err != nil {
-		return err
-	}
 	var req protocol.TopUpRequest
-	if err := decodeJSON(c.body, &req, ""); err != nil {
-		return err
-	}
-	if req.Amount == 0 {
-		return invalid(codeMissingField, "amount", "amount is required and positive")
-	}
-	if req.Rail == "" {
-		req.Rail = "test"
-	}
-	m, err := svc.TopUp(c.engineCtx(), w.ID, c.idem.Key, req.Rail, req.Source, req.Amount)
-	if err != nil {
-		return walletError(err, codeWalletNotFound)
-	}
-	return c.sendValue(http.StatusCreated, toProtocolMovement(m))
+	return s.move(c, &req, func() (uint64, string) { return req.Amount, req.Rail },
+		func(svc *wallet.Service, w *wallet.Wallet, rail string) (*wallet.Movement, error) {
+			return svc.TopUp(c.engineCtx(), w.ID, c.idem.Key, rail, req.Source, req.Amount)
+		})
 }
 
 func (s *Server) withdraw(c *call) error {
+	var req protocol.WithdrawalRequest
+	return s.move(c, &req, func() (uint64, string) { return req.Amount, req.Rail },
+		func(svc *wallet.Service, w *wallet.Wallet, rail string) (*wallet.Movement, error) {
+			return svc.Withdraw(c.engineCtx(), w.ID, c.idem.Key, rail, req.Destination, req.Amount)
+		})
+}
+
+// move serves a top-up or a withdrawal of the path's wallet: it decodes
+// the body into req, checks the amount (fields reads it and the rail,
+// "test" when empty) and runs do; the Idempotency-Key is the movement key.
+func (s *Server) move(c *call, req any, fields func() (uint64, string),
+	do func(svc *wallet.Service, w *wallet.Wallet, rail string) (*wallet.Movement, error)) error {
 	svc, w, err := s.ownWallet(c)
 	if err != nil {
 		return err
 	}
-	var req protocol.WithdrawalRequest
-	if err := decodeJSON(c.body, &req, ""); err != nil {
+	if err := decodeJSON(c.body, req, ""); err != nil {
 		return err
 	}
-	if req.Amount == 0 {
+	amount, rail := fields()
+	if amount == 0 {
 		return invalid(codeMissingField, "amount", "amount is required and positive")
 	}
-	if req.Rail == "" {
-		req.Rail = "test"
+	if rail == "" {
+		rail = "test"
 	}
-	m, err := svc.Withdraw(c.engineCtx(), w.ID, c.idem.Key, req.Rail, req.Destination, req.Amount)
+	m, err := do(svc, w, rail)
 	if err != nil {
 		return walletError(err, codeWalletNotFound)
 	}

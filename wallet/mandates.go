@@ -189,17 +189,19 @@ func (s *Service) applyMandateIssued(d ledger.Doc) error {
 	return nil
 }
 
+// revocation is the body of a mandate's revocation doc (closeGate).
+type revocation struct {
+	ID        string    `json:"id"`
+	RevokedAt time.Time `json:"revoked_at"`
+}
+
 func (s *Service) applyMandateRevoked(d ledger.Doc) error {
-	var r struct {
-		ID        string    `json:"id"`
-		RevokedAt time.Time `json:"revoked_at"`
-	}
+	var r revocation
 	if err := json.Unmarshal(d.Body, &r); err != nil {
 		return err
 	}
 	if m, ok := s.mandates[r.ID]; ok {
-		t := r.RevokedAt
-		m.RevokedAt = &t
+		m.RevokedAt = &r.RevokedAt
 	}
 	return nil
 }
@@ -241,7 +243,7 @@ func (s *Service) closeGate(ctx context.Context, mandateID string, gate ledger.I
 	req := &ledger.Request{
 		Transfers: []ledger.Transfer{{ID: id("revoke", mandateID), DebitAccountID: gate, CreditAccountID: limitSink(l),
 			Amount: 0, Ledger: l, Code: TransferRevoke, Flags: ledger.TransferPending | ledger.TransferClosingDebit}},
-		Docs: []ledger.Doc{doc(kind, mandateID, map[string]any{"id": mandateID, "revoked_at": now})},
+		Docs: []ledger.Doc{doc(kind, mandateID, revocation{ID: mandateID, RevokedAt: now})},
 	}
 	_, err := s.commit(ctx, req)
 	return err

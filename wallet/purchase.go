@@ -124,16 +124,12 @@ func (s *Service) applyCheckoutMandateIssued(d ledger.Doc) error {
 }
 
 func (s *Service) applyCheckoutMandateRevoked(d ledger.Doc) error {
-	var r struct {
-		ID        string    `json:"id"`
-		RevokedAt time.Time `json:"revoked_at"`
-	}
+	var r revocation
 	if err := json.Unmarshal(d.Body, &r); err != nil {
 		return err
 	}
 	if cm, ok := s.acts.checkouts[r.ID]; ok {
-		t := r.RevokedAt
-		cm.RevokedAt = &t
+		cm.RevokedAt = &r.RevokedAt
 	}
 	return nil
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,45 +21,6 @@ import (
 	"github.com/agentpay/agentpay/sdk"
 	"github.com/agentpay/agentpay/store/sqlite"
 )
-
-// startServerArgs is startServer with extra `agentpay serve` flags.
-func startServerArgs(t *testing.T, bin, dataDir, addr string, extra ...string) *serverProcess {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", dataDir, "--addr", addr}, extra...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &serverProcess{cmd: cmd, url: "http://" + addr, exited: make(chan error, 1)}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := sync.Once{}
-		for sc.Scan() {
-			line := sc.Text()
-			if m := adminKeyLine.FindStringSubmatch(line); m != nil && p.secret == "" {
-				p.secret = m[1]
-			}
-			if strings.HasPrefix(line, "Try next") || strings.HasPrefix(line, "  agentpay accounts list") {
-				once.Do(func() { close(ready) })
-			}
-		}
-		once.Do(func() { close(ready) })
-	}()
-	go func() { p.exited <- cmd.Wait() }()
-	select {
-	case <-ready:
-	case err := <-p.exited:
-		t.Fatalf("server exited during start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start within 30 s")
-	}
-	return p
-}
 
 // stop sends SIGTERM and waits for a clean exit (the node signs a final
 // checkpoint on the way out).

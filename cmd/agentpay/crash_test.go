@@ -55,9 +55,11 @@ type serverProcess struct {
 
 var adminKeyLine = regexp.MustCompile(`^\s+(ap_\S+)\s*$`)
 
-func startServer(t *testing.T, bin, dataDir, addr string) *serverProcess {
+// startServerArgs starts `agentpay serve` on dataDir and addr with extra
+// flags and returns once it printed its start-up banner.
+func startServerArgs(t *testing.T, bin, dataDir, addr string, extra ...string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--addr", addr)
+	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", dataDir, "--addr", addr}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +93,11 @@ func startServer(t *testing.T, bin, dataDir, addr string) *serverProcess {
 		t.Fatal("server did not start within 60 s")
 	}
 	return p
+}
+
+func startServer(t *testing.T, bin, dataDir, addr string) *serverProcess {
+	t.Helper()
+	return startServerArgs(t, bin, dataDir, addr)
 }
 
 func (p *serverProcess) kill(t *testing.T) {
