@@ -518,7 +518,7 @@ func VerifyRequest(r *http.Request, body []byte, opts VerifyOptions) (*VerifiedR
 			return nil, err
 		}
 	}
-	if len(sigValue) != ed25519.SignatureSize || !ed25519.Verify(pub, base, sigValue) {
+	if len(sigValue) != ed25519.SignatureSize || !verifyEd25519(pub, base, sigValue) {
 		return nil, fmt.Errorf("%w: label %q keyid %q", ErrBadSignature, in.Key, p.keyID)
 	}
 

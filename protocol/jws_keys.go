@@ -32,7 +32,7 @@ const (
 // verifies nothing.
 type PublicKey struct {
 	alg string
-	ed  ed25519.PublicKey
+	ed  *edKey
 	ec  *ecdsa.PublicKey
 	kid string
 }
@@ -47,7 +47,7 @@ func NewPublicKey(pub crypto.PublicKey) (PublicKey, error) {
 	}
 	switch k := pub.(type) {
 	case ed25519.PublicKey:
-		return PublicKey{alg: AlgEdDSA, ed: append(ed25519.PublicKey(nil), k...), kid: kid}, nil
+		return PublicKey{alg: AlgEdDSA, ed: &edKey{pub: append(ed25519.PublicKey(nil), k...)}, kid: kid}, nil
 	case *ecdsa.PublicKey:
 		return PublicKey{alg: AlgES256, ec: k, kid: kid}, nil
 	}
@@ -69,7 +69,7 @@ func (k PublicKey) IsZero() bool { return k.alg == "" }
 func (k PublicKey) CryptoPublicKey() crypto.PublicKey {
 	switch k.alg {
 	case AlgEdDSA:
-		return append(ed25519.PublicKey(nil), k.ed...)
+		return append(ed25519.PublicKey(nil), k.ed.pub...)
 	case AlgES256:
 		return k.ec
 	}
@@ -99,7 +99,7 @@ func (k PublicKey) Verify(alg string, msg, sig []byte) bool {
 	}
 	switch alg {
 	case AlgEdDSA:
-		return ed25519.Verify(k.ed, msg, sig)
+		return k.ed.verify(msg, sig)
 	case AlgES256:
 		h := sha256.Sum256(msg)
 		r := new(big.Int).SetBytes(sig[:32])
