@@ -1,6 +1,9 @@
 package wallet_test
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -59,6 +62,8 @@ func BenchmarkPay(b *testing.B) {
 		cms[i] = e.closed(a.key, a.id, a.m, shop, 31)
 	}
 	before := e.svc.Stats()
+	io0 := procIO()
+	eng0 := e.engine.Stats()
 	var next atomic.Int64
 	b.SetParallelism(256 / runtime.GOMAXPROCS(0))
 	b.ResetTimer()
@@ -76,9 +81,25 @@ func BenchmarkPay(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	after := e.svc.Stats()
+	b.ReportMetric(float64(procIO()-io0)/float64(b.N), "wbytes/op")
+	eng := e.engine.Stats()
+	batches := float64(eng.Batches - eng0.Batches)
+	b.ReportMetric(float64(eng.Requests-eng0.Requests)/batches, "requests/batch")
+	b.ReportMetric(float64(eng.CommitNanos-eng0.CommitNanos)/batches/1e3, "commit_µs/batch")
 	paid := after.Payments - before.Payments
 	b.ReportMetric(float64(paid)/elapsed.Seconds(), "payments/s")
 	for i, name := range wallet.StageNames {
 		b.ReportMetric(float64(after.Nanos[i]-before.Nanos[i])/float64(paid)/1e3, name+"_µs")
 	}
+}
+
+func procIO() int64 {
+	b, _ := os.ReadFile("/proc/self/io")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "wchar:") {
+			n, _ := strconv.ParseInt(strings.TrimSpace(l[6:]), 10, 64)
+			return n
+		}
+	}
+	return 0
 }

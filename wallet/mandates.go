@@ -132,7 +132,7 @@ func (s *Service) IssueMandate(ctx context.Context, owner string, jws []byte) (*
 	s.mu.Lock()
 	s.mandates[m.ID] = m
 	s.mu.Unlock()
-	s.byHash.Store(m.Hash, m)
+	s.indexMandate(m)
 	return m, nil
 }
 
@@ -185,7 +185,7 @@ func (s *Service) applyMandateIssued(d ledger.Doc) error {
 	}
 	m.open = v
 	s.mandates[m.ID] = &m
-	s.byHash.Store(m.Hash, &m)
+	s.indexMandate(&m)
 	return nil
 }
 
@@ -232,7 +232,7 @@ func (s *Service) RevokeMandate(ctx context.Context, owner, mandateID string) (*
 	s.mu.Lock()
 	s.mandates[c.ID] = c
 	s.mu.Unlock()
-	s.byHash.Store(c.Hash, c)
+	s.indexMandate(c)
 	return c, nil
 }
 
@@ -282,6 +282,13 @@ func (s *Service) Mandates(owner, agent string) []*Mandate {
 	}
 	slices.SortFunc(out, func(a, b *Mandate) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// indexMandate makes m (or its newer copy) the one found by its JWS
+// hash and by its issuer and id.
+func (s *Service) indexMandate(m *Mandate) {
+	s.byHash.Store(m.Hash, m)
+	s.byJTI.Store(m.Owner+"\x00"+m.JTI, m)
 }
 
 // mandateByHash returns the mandate whose JWS has hash h.

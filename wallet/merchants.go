@@ -172,7 +172,7 @@ func (s *Service) merchantKey(kid string) (pk protocol.PartyKey, ok bool, err er
 	if !ok {
 		return protocol.PartyKey{}, false, nil
 	}
-	k, err := protocol.NewPublicKey(mc.Key.Key)
+	k, err := s.publicKey(kid, mc.Key)
 	if err != nil {
 		return protocol.PartyKey{}, true, err
 	}

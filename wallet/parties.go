@@ -488,13 +488,30 @@ func (s *Service) AgentByKey(kid string) (*Agent, bool, error) {
 	return a, ok && k.KeyID == kid, nil
 }
 
-// LookupKey implements protocol.KeyDirectory over users and agents.
+// LookupKey implements protocol.KeyDirectory over users and agents. A
+// kid names one party's key (registration refuses a key another party
+// holds, revoked user keys included), so agents, the hot path, are looked
+// up first.
 func (s *Service) LookupKey(_ context.Context, kid string) (protocol.PartyKey, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if a, ok := s.agentKeys[kid]; ok {
+		for _, k := range a.Keys {
+			if k.KeyID == kid {
+				if k.RevokedAt != nil {
+					return protocol.PartyKey{}, fmt.Errorf("%w: %s", protocol.ErrRevokedKey, kid)
+				}
+				pk, err := s.publicKey(kid, k.Key)
+				if err != nil {
+					return protocol.PartyKey{}, err
+				}
+				return protocol.PartyKey{Key: pk, Party: a.ID, Role: protocol.PartyAgent}, nil
+			}
+		}
+	}
 	for _, u := range s.users {
 		if u.KeyID == kid {
-			pk, err := protocol.NewPublicKey(u.Key.Key)
+			pk, err := s.publicKey(kid, u.Key)
 			if err != nil {
 				return protocol.PartyKey{}, err
 			}
@@ -507,23 +524,24 @@ func (s *Service) LookupKey(_ context.Context, kid string) (protocol.PartyKey, e
 	if pk, ok, err := s.merchantKey(kid); ok { // merchants.go
 		return pk, err
 	}
-	a, ok := s.agentKeys[kid]
-	if !ok {
-		return protocol.PartyKey{}, fmt.Errorf("%w: %s", protocol.ErrUnknownKey, kid)
-	}
-	for _, k := range a.Keys {
-		if k.KeyID == kid {
-			if k.RevokedAt != nil {
-				return protocol.PartyKey{}, fmt.Errorf("%w: %s", protocol.ErrRevokedKey, kid)
-			}
-			pk, err := protocol.NewPublicKey(k.Key.Key)
-			if err != nil {
-				return protocol.PartyKey{}, err
-			}
-			return protocol.PartyKey{Key: pk, Party: a.ID, Role: protocol.PartyAgent}, nil
-		}
-	}
 	return protocol.PartyKey{}, fmt.Errorf("%w: %s", protocol.ErrUnknownKey, kid)
+}
+
+// publicKey returns the verification key of a registered key: one value
+// per kid (a kid is the key's thumbprint), so a key used again verifies
+// with its expanded form.
+func (s *Service) publicKey(kid string, jwk protocol.JWK) (protocol.PublicKey, error) {
+	if pk, ok := s.keys.Load(kid); ok {
+		return pk.(protocol.PublicKey), nil
+	}
+	pk, err := protocol.NewPublicKey(jwk.Key)
+	if err != nil {
+		return protocol.PublicKey{}, err
+	}
+	if pk.KeyID() == kid {
+		s.keys.Store(kid, pk)
+	}
+	return pk, nil
 }
 
 // verifyContext is the context ACT objects are verified in.
@@ -533,12 +551,6 @@ func (s *Service) verifyContext() *protocol.VerifyContext {
 
 // Revoked implements protocol.RevocationList: a revoked mandate.
 func (s *Service) Revoked(_ context.Context, issuer, jti string) (bool, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, m := range s.mandates {
-		if m.Owner == issuer && m.JTI == jti {
-			return m.RevokedAt != nil, nil
-		}
-	}
-	return false, nil
+	m, ok := s.byJTI.Load(issuer + "\x00" + jti)
+	return ok && m.(*Mandate).RevokedAt != nil, nil
 }
