@@ -1,11 +1,11 @@
 package wallet_test
 
 import (
+	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
-	"fmt"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
