@@ -248,6 +248,8 @@ func FuzzDecodeStrict(f *testing.F) {
 	w := fuzzWorld(f)
 	f.Add(payloadOf(f, w.checkout()))
 	f.Add([]byte(`{"a":1,"a":2}`))
+	f.Add([]byte(`{"a":{"b":1,"c":{"b":2}},"b":{"a":1},"c":[{"a":1},{"a":2}],"a":3}`))
+	f.Add([]byte(`{"a":{"b":1},"c":[{"d":1,"d":2}]}`))
 	f.Add([]byte(`{"A":1}`))
 	f.Add([]byte(`[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -261,5 +263,57 @@ func FuzzDecodeStrict(f *testing.F) {
 		if err == nil && json.Unmarshal(data, &anyV) != nil {
 			t.Fatal("strict decoder accepted invalid JSON")
 		}
+		// Repeated member names, found by encoding/json's tokens, are
+		// refused by the shape check, at any depth.
+		if json.Valid(data) && repeatsMember(data) && shapeErr == nil {
+			t.Fatalf("shape check accepted a repeated member in %q", data)
+		}
 	})
+}
+
+// repeatsMember reports whether valid JSON data has an object with a
+// member name twice, found through encoding/json's tokens.
+func repeatsMember(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object  bool
+		wantKey bool
+		seen    map[string]bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.object {
+					top.wantKey = true
+				}
+				stack = append(stack, &frame{object: v == '{', wantKey: v == '{', seen: map[string]bool{}})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.object && top.wantKey {
+				if top.seen[v] {
+					return true
+				}
+				top.seen[v] = true
+				top.wantKey = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.wantKey = true
+		}
+	}
 }

@@ -130,6 +130,14 @@ func (vc *VerifyContext) check() error {
 	return nil
 }
 
+// tracef notes a passed check whose detail is formatted only when
+// tracing.
+func (vc *VerifyContext) tracef(check, format string, args ...any) {
+	if vc.Trace != nil {
+		vc.Trace(check, fmt.Sprintf(format, args...), nil)
+	}
+}
+
 // note reports a check to Trace and returns err.
 func (vc *VerifyContext) note(check, detail string, err error) error {
 	if vc.Trace != nil {
@@ -190,7 +198,7 @@ func verifyObject[T any, P objectPtr[T]](ctx context.Context, vc *VerifyContext,
 	if err != nil {
 		return nil, vc.note("jws", "compact serialization and header", err)
 	}
-	vc.note("jws", fmt.Sprintf("%d bytes, header alg=%s kid=%s typ=%s", len(raw), cj.header.Alg, cj.header.Kid, cj.header.Typ), nil)
+	vc.tracef("jws", "%d bytes, header alg=%s kid=%s typ=%s", len(raw), cj.header.Alg, cj.header.Kid, cj.header.Typ)
 	if cj.header.Typ != spec.typ {
 		return nil, vc.note("typ", "object type", fail(CodeTypMismatch, "header.typ",
 			fmt.Sprintf("%q, want %q", cj.header.Typ, spec.typ)))
@@ -200,7 +208,7 @@ func verifyObject[T any, P objectPtr[T]](ctx context.Context, vc *VerifyContext,
 	if err != nil {
 		return nil, vc.note("key", "kid "+cj.header.Kid, err)
 	}
-	vc.note("key", fmt.Sprintf("%s key of %s %q", pk.Key.Algorithm(), pk.Role, pk.Party), nil)
+	vc.tracef("key", "%s key of %s %q", pk.Key.Algorithm(), pk.Role, pk.Party)
 	if pk.Key.Algorithm() != cj.header.Alg {
 		return nil, vc.note("alg", "alg matches the key", fail(CodeAlgKeyMismatch, "header.alg",
 			fmt.Sprintf("alg %s with a %s key", cj.header.Alg, pk.Key.Algorithm())))
@@ -255,7 +263,7 @@ func verifyObject[T any, P objectPtr[T]](ctx context.Context, vc *VerifyContext,
 	if err := c.checkTimes(vc.Now, vc.skew()); err != nil {
 		return nil, vc.note("time", "iat, nbf, exp", err)
 	}
-	vc.note("time", fmt.Sprintf("iat %d, nbf %d, exp %d, now %d", c.IssuedAt, c.NotBefore, c.Expiry, vc.Now.Unix()), nil)
+	vc.tracef("time", "iat %d, nbf %d, exp %d, now %d", c.IssuedAt, c.NotBefore, c.Expiry, vc.Now.Unix())
 	if err := obj.validate(); err != nil {
 		return nil, vc.note("rules", string(spec.kind)+" rules", err)
 	}
@@ -535,7 +543,7 @@ func VerifyPurchase(ctx context.Context, vc *VerifyContext, p Purchase) (*Verifi
 	if err := CheckPaymentMatchesCheckout(pm, out.Checkout); err != nil {
 		return nil, vc.note("binding", "payment matches checkout", withParamPrefix(err, "payment_mandate"))
 	}
-	vc.note("binding", fmt.Sprintf("payment of %s to %q for checkout %s", pm.PaymentAmount, pm.Payee.ID, out.Checkout.Hash), nil)
+	vc.tracef("binding", "payment of %s to %q for checkout %s", pm.PaymentAmount, pm.Payee.ID, out.Checkout.Hash)
 	out.Modality = cm.Modality
 	return out, nil
 }

@@ -86,19 +86,32 @@ func BenchmarkVerifyRequestParallel(b *testing.B) {
 }
 
 // BenchmarkEd25519Verify is the floor: the bare signature check over a
-// signature base of the size VerifyRequest builds.
+// signature base of the size VerifyRequest builds, with crypto/ed25519
+// (the baseline) and with ACT's verification (the same rules), unexpanded
+// and with a registered key's expanded form.
 func BenchmarkEd25519Verify(b *testing.B) {
 	a := newSigAgent(b)
 	msg := bytes.Repeat([]byte("x"), 420)
 	sig := ed25519.Sign(a.priv, msg)
-	b.ResetTimer()
-	for b.Loop() {
-		if !ed25519.Verify(a.pub, msg, sig) {
-			b.Fatal("verify failed")
-		}
+	key := &edKey{pub: a.pub}
+	for _, c := range []struct {
+		name   string
+		verify func() bool
+	}{
+		{"crypto-ed25519", func() bool { return ed25519.Verify(a.pub, msg, sig) }},
+		{"act", func() bool { return verifyEd25519(a.pub, msg, sig) }},
+		{"act-expanded", func() bool { return key.verify(msg, sig) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if !c.verify() {
+					b.Fatal("verify failed")
+				}
+			}
+			us := reportSigMicros(b)
+			b.ReportMetric(1e6/us, "verifies/s")
+		})
 	}
-	us := reportSigMicros(b)
-	b.ReportMetric(1e6/us, "verifies/s")
 }
 
 // BenchmarkSFParseSignatureInput parses a typical Signature-Input field.

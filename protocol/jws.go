@@ -180,8 +180,8 @@ func decodeStrict(data []byte, v any) error {
 // jsonFrame is one open container of checkJSONShape's scan.
 type jsonFrame struct {
 	object    bool
-	expectKey bool     // in an object: the next string is a member name
-	keys      []string // member names seen (objects have few: a linear scan)
+	expectKey bool // in an object: the next string is a member name
+	keys      int  // where this object's member names start in the scan's names
 }
 
 // checkJSONShape scans data once and enforces the structural rules of
@@ -192,7 +192,12 @@ func checkJSONShape(data []byte) error {
 	if !utf8.Valid(data) {
 		return errors.New("not valid UTF-8")
 	}
-	var stack []jsonFrame
+	// The frames and the member names seen live on the stack for the
+	// usual object; member names are slices of data (objects have few:
+	// a linear scan finds repeats).
+	var frames [JSONDepthMax]jsonFrame
+	var namesBuf [64][]byte
+	stack, names := frames[:0], namesBuf[:0]
 	for i := 0; i < len(data); {
 		c := data[i]
 		switch c {
@@ -200,12 +205,13 @@ func checkJSONShape(data []byte) error {
 			if len(stack) >= JSONDepthMax {
 				return fail(CodeJWSTooLarge, "", fmt.Sprintf("JSON nests deeper than %d", JSONDepthMax))
 			}
-			stack = append(stack, jsonFrame{object: c == '{', expectKey: c == '{'})
+			stack = append(stack, jsonFrame{object: c == '{', expectKey: c == '{', keys: len(names)})
 			i++
 		case '}', ']':
 			if len(stack) == 0 {
 				return errors.New("unbalanced JSON")
 			}
+			names = names[:stack[len(stack)-1].keys]
 			stack = stack[:len(stack)-1]
 			i++
 		case ',':
@@ -228,15 +234,15 @@ func checkJSONShape(data []byte) error {
 			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
 				top := &stack[n-1]
 				name := data[i+1 : j]
-				if escaped || !isMemberName(string(name)) {
+				if escaped || !isMemberName(name) {
 					return fmt.Errorf("member name %q is not lower-case ASCII [a-z0-9_]", name)
 				}
-				for _, k := range top.keys {
-					if k == string(name) {
+				for _, k := range names[top.keys:] {
+					if bytes.Equal(k, name) {
 						return fmt.Errorf("member %q repeated", name)
 					}
 				}
-				top.keys = append(top.keys, string(name))
+				names = append(names, name)
 				top.expectKey = false
 			}
 			i = j + 1
@@ -253,8 +259,8 @@ func checkJSONShape(data []byte) error {
 }
 
 // isMemberName reports whether s is 1..64 characters of [a-z0-9_].
-func isMemberName(s string) bool {
-	if s == "" || len(s) > 64 {
+func isMemberName[T string | []byte](s T) bool {
+	if len(s) == 0 || len(s) > 64 {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
