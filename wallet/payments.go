@@ -179,7 +179,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	}
 	// The same closed mandate again (a retry): the same payment, whatever
 	// happened since. Only the exact bytes the payment was made with match.
-	if prev, ok := s.payment(PrefixPayment + id("payment", agent.ID, peek.ID).String()); ok && prev.Closed == string(req.ClosedMandate) {
+	if prev, ok := s.paymentOfClosed(agent.ID, peek.ID); ok && prev.Closed == string(req.ClosedMandate) {
 		return s.withStatus(prev), nil
 	}
 	m, ok := s.mandateByHash(peek.OpenMandateHash)
@@ -216,11 +216,11 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if err != nil {
 		return nil, err
 	}
-	p := &Payment{ID: PrefixPayment + id("payment", agent.ID, c.ID).String(), Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
+	p := &Payment{ID: paymentID(agent.ID, c.ID, c.IssuedAt), Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
-	if prev, ok := s.payment(p.ID); ok {
-		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
+	if err := s.unclaimed(agent.ID, c.ID); err != nil {
+		return nil, err
 	}
 
 	tm.done(StageVerify)
@@ -312,7 +312,19 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 	}
 	fps := fingerprints(ts)
 	creq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, body)}}
+	// The closed mandate's id is claimed until the chain commits (then
+	// it names the payment) or fails (then it is free again).
+	key, err := claimOfID(p.ID)
+	if err != nil {
+		return err
+	}
+	if _, taken := s.claims.LoadOrStore(key, claimPending{p.ID}); taken {
+		return refusal(protocol.CodeReplayed, "this closed mandate id is being used for a payment")
+	}
 	res, ok, err := s.engine.Submit(ctx, creq, nil)
+	if err != nil || !ok {
+		s.claims.CompareAndDelete(key, claimPending{p.ID})
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrEngine, err)
 	}
@@ -329,6 +341,7 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
 	s.payments.Store(p.ID, p)
+	s.claims.Store(key, p.ID)
 	tm.done(StageRecord)
 	return nil
 }
@@ -354,6 +367,7 @@ func (s *Service) payingWallet(m *Mandate, amt protocol.Money) (*Wallet, error) 
 // (peekJWS decodes only these fields).
 type closedRef struct {
 	ID              string `json:"jti"`
+	IssuedAt        int64  `json:"iat"`
 	OpenMandateHash string `json:"open_mandate_hash"`
 }
 
@@ -389,17 +403,15 @@ func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, now time.Time) []Leg {
 		legs = append(legs, Leg{Name: "uses", Account: m.usesAccount()})
 	}
 	legs = append(legs, Leg{Name: "payment", Account: w.Account})
-	// The first leg's id derives from the payment's (the agent and the
-	// closed mandate's id), so a second chain for the same closed mandate
-	// fails at the ledger whatever raced it. The others start with the
-	// time, as ledger.NewID does, so a batch's ids share their store
-	// pages instead of landing on one random page each.
-	ms := ledger.NewID(now, zeroReader{})
+	// Leg ids derive from the payment's, so the same closed mandate
+	// twice makes the same chain, which the ledger refuses the second
+	// time whatever raced it; they start with the payment id's time, so
+	// a batch's ids share their store pages instead of each landing on a
+	// random one.
+	pid, _ := ledger.ParseID(strings.TrimPrefix(p.ID, PrefixPayment))
 	for i := range legs {
 		legs[i].Transfer = id("leg", p.ID, legs[i].Name)
-		if i > 0 {
-			copy(legs[i].Transfer[:6], ms[:6])
-		}
+		copy(legs[i].Transfer[:timePrefix], pid[:timePrefix])
 	}
 	return legs
 }
@@ -567,6 +579,9 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 		return err
 	}
 	s.payments.Store(p.ID, &p)
+	if key, err := claimOfID(p.ID); err == nil {
+		s.claims.Store(key, p.ID)
+	}
 	if m, ok := s.mandates[p.Mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
 		m.lastUse.Store(int64(d.Timestamp))
 	}
@@ -684,6 +699,67 @@ func (s *Service) applyApproval(d ledger.Doc) error {
 		return err
 	}
 	s.payments.Store(p.ID, &p)
+	return nil
+}
+
+// timePrefix is how many leading bytes of an id hold its time in
+// milliseconds (as ledger.NewID writes it).
+const timePrefix = 6
+
+// paymentID is the id of agent's payment with the closed mandate jti
+// issued at iat (Unix seconds): the issue time in milliseconds, then ten
+// bytes of a hash of the agent and jti. Ids of one moment sort together
+// (and share store pages); the hash part is the claim on the jti
+// (claimOfID), so a closed mandate id pays once whatever its iat.
+func paymentID(agentID, jti string, iat int64) string {
+	h := id("payment", agentID, jti)
+	t := ledger.NewID(time.UnixMilli(max(iat, 0)*1000), zeroReader{})
+	copy(h[:timePrefix], t[:timePrefix])
+	return PrefixPayment + h.String()
+}
+
+// claimKey is the part of a payment id that names its agent and closed
+// mandate id.
+type claimKey [16 - timePrefix]byte
+
+// claimPending marks a claim whose chain has not committed yet.
+type claimPending struct{ payment string }
+
+func claimOf(agentID, jti string) claimKey {
+	h := id("payment", agentID, jti)
+	return claimKey(h[timePrefix:])
+}
+
+func claimOfID(pid string) (claimKey, error) {
+	x, err := ledger.ParseID(strings.TrimPrefix(pid, PrefixPayment))
+	if err != nil {
+		return claimKey{}, fmt.Errorf("wallet: payment id %q: %w", pid, err)
+	}
+	return claimKey(x[timePrefix:]), nil
+}
+
+// paymentOfClosed returns the payment agent made with the closed mandate
+// id jti, if one committed.
+func (s *Service) paymentOfClosed(agentID, jti string) (*Payment, bool) {
+	x, ok := s.claims.Load(claimOf(agentID, jti))
+	if !ok {
+		return nil, false
+	}
+	pid, ok := x.(string)
+	if !ok {
+		return nil, false
+	}
+	return s.payment(pid)
+}
+
+// unclaimed refuses a closed mandate id that paid, or is paying, already.
+func (s *Service) unclaimed(agentID, jti string) error {
+	switch x, _ := s.claims.Load(claimOf(agentID, jti)); x := x.(type) {
+	case string:
+		return refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+x)
+	case claimPending:
+		return refusal(protocol.CodeReplayed, "this closed mandate id is being used for payment "+x.payment)
+	}
 	return nil
 }
 

@@ -291,10 +291,11 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	// The same closed payment mandate again (a retry): the same purchase.
 	// Purchases and direct payments share payment ids (by the closed
 	// payment mandate), so one closed payment mandate pays once.
-	pid := PrefixPayment + id("payment", agent.ID, peekPM.ID).String()
-	if prev, ok := s.payment(pid); ok {
-		if prev.Closed != string(req.PaymentMandate) {
-			return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
+	pid := paymentID(agent.ID, peekPM.ID, peekPM.IssuedAt)
+	if err := s.unclaimed(agent.ID, peekPM.ID); err != nil {
+		prev, ok := s.paymentOfClosed(agent.ID, peekPM.ID)
+		if !ok || prev.Closed != string(req.PaymentMandate) {
+			return nil, err
 		}
 		ref, err := s.checkoutOf(ctx, prev.ID)
 		if err != nil {

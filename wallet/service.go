@@ -138,6 +138,7 @@ type Service struct {
 	agentKeys map[string]*Agent // by key thumbprint (kid)
 	mandates  map[string]*Mandate
 	payments  sync.Map          // payment id -> *Payment
+	claims    sync.Map          // claimKey -> payment id (string) or claimPending
 	assets    map[string]uint32 // currency code -> ledger
 	ensured   sync.Map          // period account id -> struct{}: funded
 

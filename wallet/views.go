@@ -22,7 +22,7 @@ func (s *Service) PaymentFor(agentID string, closed []byte) (*Payment, bool) {
 	if err := peekJWS("closed_mandate", closed, &peek); err != nil {
 		return nil, false
 	}
-	p, ok := s.payment(PrefixPayment + id("payment", agentID, peek.ID).String())
+	p, ok := s.paymentOfClosed(agentID, peek.ID)
 	if !ok || p.Closed != string(closed) {
 		return nil, false
 	}

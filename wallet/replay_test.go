@@ -1,0 +1,114 @@
+package wallet_test
+
+import (
+	"sync"
+	"time"
+	"testing"
+
+	"github.com/agentpay/agentpay/protocol"
+	"github.com/agentpay/agentpay/risk"
+	"github.com/agentpay/agentpay/wallet"
+)
+
+// TestClosedMandateIDPaysOnce: a closed mandate id pays once. The same
+// bytes again return the same payment; another closed mandate with the
+// same id (another iat, another amount) is refused as a replay, alone,
+// concurrently and after a restart, and moves nothing. Payment ids sort by
+// the closed mandates' issue times.
+func TestClosedMandateIDPaysOnce(t *testing.T) {
+	e := newEnv(t, []risk.Rule{})
+	agent, key := e.agent("once")
+	m := e.mandate(key, agent.ID, usd(100_000))
+	variant := func(jti string, iat int64, amount int64) []byte {
+		c := &protocol.ClosedPaymentMandate{Claims: e.claims(agent.ID, "", time.Minute), Payee: shop,
+			PaymentAmount:     protocol.Money{Amount: amount, Currency: "USD", Scale: 2},
+			PaymentInstrument: protocol.PaymentInstrument{ID: e.wallet.ID, Type: protocol.PaymentInstrumentWallet},
+			OpenMandateHash:   m.Hash, Modality: protocol.HumanNotPresent}
+		if jti != "" {
+			c.Claims.ID = jti
+		}
+		c.Claims.IssuedAt += iat
+		c.Claims.Expiry = c.Claims.IssuedAt + 600
+		c.TransactionID = protocol.HashJWS([]byte(c.Claims.ID))
+		return sign(t, key, c)
+	}
+	first := variant("jti-pays-once-0001", -100, 25)
+	p, err := e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func() int64 {
+		a, err := e.svc.Balance(bg, e.wallet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int64(a.CreditsPosted.Lo) - int64(a.DebitsPosted.Lo) - int64(a.DebitsPending.Lo)
+	}
+	bal := held()
+	again, err := e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: first})
+	if err != nil || again.ID != p.ID {
+		t.Fatalf("retry: %v, %v (want payment %s)", again, err, p.ID)
+	}
+	refusedAll := func(when string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make([]error, 32)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: variant("jti-pays-once-0001", -int64(i+1), int64(30+i))})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if code(err) != protocol.CodeReplayed {
+				t.Fatalf("%s: variant %d of a used closed mandate id: %v", when, i, err)
+			}
+		}
+		if after := held(); after != bal {
+			t.Fatalf("%s: balance %d, want %d", when, after, bal)
+		}
+	}
+	refusedAll("before a restart")
+
+	// Concurrent first uses of one fresh id: exactly one pays.
+	var wg sync.WaitGroup
+	paid := make([]*wallet.Payment, 32)
+	for i := range paid {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paid[i], _ = e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: variant("jti-pays-once-0002", -int64(i), 40)})
+		}()
+	}
+	wg.Wait()
+	n := 0
+	var second *wallet.Payment
+	for _, q := range paid {
+		if q != nil {
+			n, second = n+1, q
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of 32 closed mandates with one id paid, want 1", n)
+	}
+	bal -= 40
+	if after := held(); after != bal {
+		t.Fatalf("balance %d, want %d", after, bal)
+	}
+	if second.ID <= p.ID {
+		t.Fatalf("payment ids do not sort by issue time: %s then %s", p.ID, second.ID)
+	}
+	e.checkLedger()
+
+	e.stop()
+	e.start()
+	defer e.stop()
+	refusedAll("after a restart")
+	again, err = e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: first})
+	if err != nil || again.ID != p.ID {
+		t.Fatalf("retry after a restart: %v, %v (want payment %s)", again, err, p.ID)
+	}
+	e.checkLedger()
+}
