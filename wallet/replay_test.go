@@ -2,8 +2,8 @@ package wallet_test
 
 import (
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/agentpay/agentpay/protocol"
 	"github.com/agentpay/agentpay/risk"
