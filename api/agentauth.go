@@ -41,7 +41,7 @@ func (k agentKeys) ResolveKey(_ context.Context, keyID string) (crypto.PublicKey
 	}
 	for _, key := range a.Keys {
 		if key.KeyID == keyID {
-			return key.Key.Key, nil
+			return k.svc.VerificationKey(keyID, key.Key)
 		}
 	}
 	return nil, fmt.Errorf("%w: key %s", protocol.ErrUnknownKey, keyID)

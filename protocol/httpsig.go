@@ -299,8 +299,9 @@ func defaultComponents(h http.Header, body []byte) []string {
 // resolves a keyid (the key's RFC 7638 thumbprint) from its registry of agent
 // credentials.
 type KeyResolver interface {
-	// ResolveKey returns the public key named keyID: an ed25519.PublicKey
-	// for request signatures. It returns an error wrapping ErrUnknownKey if
+	// ResolveKey returns the public key named keyID: an ed25519.PublicKey,
+	// or an EdDSA PublicKey (a registered key kept as one value verifies
+	// faster from its second use on). It returns an error wrapping ErrUnknownKey if
 	// no such key is registered, ErrRevokedKey if it was revoked, or any
 	// other error if it could not tell (the request then fails with that
 	// error, which is not the client's fault).
@@ -489,12 +490,26 @@ func VerifyRequest(r *http.Request, body []byte, opts VerifyOptions) (*VerifiedR
 	if key == nil {
 		return nil, fmt.Errorf("%w: the key resolver returned no key for keyid %q", ErrUnknownKey, p.keyID)
 	}
-	pub, ok := key.(ed25519.PublicKey)
-	if !ok || len(pub) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("%w: key for keyid %q is %T, want ed25519.PublicKey", ErrUnsupportedAlgorithm, p.keyID, key)
+	var pub ed25519.PublicKey
+	var ek *edKey // a registered key's expanded form, when the resolver keeps one
+	switch k := key.(type) {
+	case ed25519.PublicKey:
+		pub = k
+	case PublicKey:
+		if k.alg == AlgEdDSA {
+			pub, ek = k.ed.pub, k.ed
+		}
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: key for keyid %q is %T, want an Ed25519 key", ErrUnsupportedAlgorithm, p.keyID, key)
 	}
 	if !opts.AllowOpaqueKeyID {
-		tp, err := Thumbprint(pub)
+		tp, err := "", error(nil)
+		if ek != nil {
+			tp = key.(PublicKey).KeyID()
+		} else {
+			tp, err = Thumbprint(pub)
+		}
 		if err != nil || tp != p.keyID {
 			return nil, fmt.Errorf("%w: the key resolved for keyid %q has thumbprint %q", ErrUnknownKey, p.keyID, tp)
 		}
@@ -518,7 +533,13 @@ func VerifyRequest(r *http.Request, body []byte, opts VerifyOptions) (*VerifiedR
 			return nil, err
 		}
 	}
-	if len(sigValue) != ed25519.SignatureSize || !verifyEd25519(pub, base, sigValue) {
+	verified := false
+	if ek != nil {
+		verified = ek.verify(base, sigValue)
+	} else {
+		verified = verifyEd25519(pub, base, sigValue)
+	}
+	if len(sigValue) != ed25519.SignatureSize || !verified {
 		return nil, fmt.Errorf("%w: label %q keyid %q", ErrBadSignature, in.Key, p.keyID)
 	}
 

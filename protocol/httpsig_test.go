@@ -155,6 +155,44 @@ func TestSignVerifyRequestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestVerifyRequestWithRegisteredKey: a resolver may return a registered
+// key as a PublicKey (kept, so it expands on reuse): its requests verify
+// as with an ed25519.PublicKey, over many uses; a PublicKey of another
+// key is refused as an unknown key, and a tampered request still fails.
+func TestVerifyRequestWithRegisteredKey(t *testing.T) {
+	a, other := newSigAgent(t), newSigAgent(t)
+	pk, err := NewPublicKey(a.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opk, _ := NewPublicKey(other.pub)
+	keys := newSigKeys()
+	keys.keys[a.keyID] = pk
+	for i := range expandAfter + 3 {
+		r, body := sigSignedReceived(t, a, sigTestBody, sigSignOpts())
+		v, err := VerifyRequest(r, body, sigVerifyOpts(keys))
+		if err != nil {
+			t.Fatalf("use %d: %v", i, err)
+		}
+		if !a.pub.Equal(v.Key) {
+			t.Fatalf("use %d: verified key %v", i, v.Key)
+		}
+		r, body = sigSignedReceived(t, a, sigTestBody, sigSignOpts())
+		r.Header.Set("Content-Type", "text/plain")
+		if _, err := VerifyRequest(r, body, sigVerifyOpts(keys)); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("use %d: tampered request: %v", i, err)
+		}
+	}
+	if pk.ed.ex == nil {
+		t.Fatal("a key used repeatedly was not expanded")
+	}
+	keys.keys[a.keyID] = opk
+	r, body := sigSignedReceived(t, a, sigTestBody, sigSignOpts())
+	if _, err := VerifyRequest(r, body, sigVerifyOpts(keys)); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("another key under the keyid: %v", err)
+	}
+}
+
 func TestSignVerifyRequestOverHTTP(t *testing.T) {
 	a := newSigAgent(t)
 	keys := newSigKeys(a)

@@ -527,6 +527,12 @@ func (s *Service) LookupKey(_ context.Context, kid string) (protocol.PartyKey, e
 	return protocol.PartyKey{}, fmt.Errorf("%w: %s", protocol.ErrUnknownKey, kid)
 }
 
+// VerificationKey returns the verification key of the registered key kid
+// (jwk): one value per kid, kept, so a key used again verifies faster.
+func (s *Service) VerificationKey(kid string, jwk protocol.JWK) (protocol.PublicKey, error) {
+	return s.publicKey(kid, jwk)
+}
+
 // publicKey returns the verification key of a registered key: one value
 // per kid (a kid is the key's thumbprint), so a key used again verifies
 // with its expanded form.
