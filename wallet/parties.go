@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentpay/agentpay/ledger"
@@ -284,7 +285,18 @@ func limitCode(currency string) string {
 func fundingAccount(l uint32) ledger.ID { return id("funding", fmt.Sprint(l)) }
 func payoutAccount(l uint32) ledger.ID  { return id("payout", fmt.Sprint(l)) }
 func limitSource(l uint32) ledger.ID    { return id("limit-source", fmt.Sprint(l)) }
-func limitSink(l uint32) ledger.ID      { return id("limit-sink", fmt.Sprint(l)) }
+func limitSink(l uint32) ledger.ID {
+	if x, ok := sinks.Load(l); ok {
+		return x.(ledger.ID)
+	}
+	sink := id("limit-sink", fmt.Sprint(l))
+	sinks.Store(l, sink)
+	return sink
+}
+
+// sinks holds each control ledger's limit sink account id (every payment
+// leg credits one).
+var sinks sync.Map
 
 // PayeeAccount returns the receiving account of a payee in a currency
 // ledger.

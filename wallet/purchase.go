@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -259,11 +260,20 @@ func (s *Service) Purchase(ctx context.Context, agentID string, req PurchaseRequ
 // peekJWS decodes the payload of a compact JWS into v before it is
 // verified (to find the objects it is verified against).
 func peekJWS(name string, jws []byte, v any) error {
-	parts := strings.Split(string(jws), ".")
-	if len(parts) != 3 || len(jws) > protocol.JWSBytesMax {
+	d1 := bytes.IndexByte(jws, '.')
+	d2 := -1
+	if d1 >= 0 {
+		if d2 = bytes.IndexByte(jws[d1+1:], '.'); d2 >= 0 {
+			d2 += d1 + 1
+		}
+	}
+	if d2 < 0 || bytes.IndexByte(jws[d2+1:], '.') >= 0 || len(jws) > protocol.JWSBytesMax {
 		return fmt.Errorf("%s is not a compact JWS", name)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	b64 := jws[d1+1 : d2]
+	payload := make([]byte, base64.RawURLEncoding.DecodedLen(len(b64)))
+	n, err := base64.RawURLEncoding.Decode(payload, b64)
+	payload = payload[:n]
 	if err != nil {
 		return fmt.Errorf("%s payload: %w", name, err)
 	}
