@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -274,7 +275,23 @@ func TestTamperingIsCaught(t *testing.T) {
 			return fmt.Sprintf("log entry %d (", d.batchOf[id])
 		}},
 		{"change a doc", func(t *testing.T, d *ledgerDir, db *sql.DB) string {
-			exec(t, db, "UPDATE docs SET body = ? WHERE key = ?", []byte(`{"round":99}`), "pay_3")
+			// Docs are packed into doc_chunks rows (store/sqlite migration
+			// 8); the doc's body follows its key in its chunk's records.
+			var shard, chunk int64
+			if err := db.QueryRow("SELECT shard, chunk_ts FROM doc_keys WHERE key = ?", "pay_3").Scan(&shard, &chunk); err != nil {
+				t.Fatal(err)
+			}
+			var recs []byte
+			if err := db.QueryRow("SELECT records FROM doc_chunks WHERE shard = ? AND first_ts = ?", shard, chunk).Scan(&recs); err != nil {
+				t.Fatal(err)
+			}
+			i := bytes.Index(recs, []byte("pay_3"))
+			j := bytes.Index(recs[max(i, 0):], []byte(`{"round":3}`))
+			if i < 0 || j < 0 {
+				t.Fatal("pay_3's body is not in its chunk")
+			}
+			recs[i+j+len(`{"round":`)] = '9' // {"round":9}
+			exec(t, db, "UPDATE doc_chunks SET records = ? WHERE shard = ? AND first_ts = ?", recs, shard, chunk)
 			return fmt.Sprintf("log entry %d (", d.docBatch["pay_3"])
 		}},
 		{"rewrite a balance", func(t *testing.T, d *ledgerDir, db *sql.DB) string {

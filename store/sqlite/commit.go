@@ -81,8 +81,11 @@ type writer struct {
 	args  []driver.NamedValue    // ordinals 1..n, reused
 	vals  []driver.Value         // the values of the rows of one bulk insert
 
-	assets, accounts, chunks, recent, history, ids, expiries, creations, docs *bulk
-	prevTS                                                                    uint64 // the shard's position timestamp before this batch
+	assets, accounts, chunks, recent, history, ids, expiries, creations *bulk
+	docChunks, docKeys                                                  *bulk
+	prevTS                                                              uint64 // the shard's position timestamp before this batch
+
+	docs docChunker // the batch's docs, packed
 
 	recs      []byte // the batch's encoded transfers
 	accts     []byte // the batch's encoded accounts
@@ -142,7 +145,10 @@ func newWriter(dc driver.Conn, av *accountView) *writer {
 			3, ""),
 		creations: newBulk("INSERT INTO account_creations (shard, timestamp, id) VALUES ",
 			3, ""),
-		docs:       newBulk("INSERT INTO docs (shard, timestamp, kind, key, body) VALUES ", 5, ""),
+		docChunks: newBulk("INSERT INTO doc_chunks (shard, first_ts, last_ts, records) VALUES ",
+			4, ""),
+		docKeys: newBulk("INSERT INTO doc_keys (kind, key, timestamp, shard, chunk_ts) VALUES ",
+			5, ""),
 		acctIndex:  map[ledger.ID]int32{},
 		l0BytesMin: l0BytesMin,
 	}
@@ -154,7 +160,8 @@ func (w *writer) close() error {
 	for _, st := range w.stmts {
 		errs = append(errs, st.Close())
 	}
-	for _, b := range []*bulk{w.assets, w.accounts, w.chunks, w.recent, w.history, w.ids, w.expiries} {
+	for _, b := range []*bulk{w.assets, w.accounts, w.chunks, w.recent, w.history, w.ids, w.expiries,
+		w.creations, w.docChunks, w.docKeys} {
 		for _, st := range b.stmts {
 			errs = append(errs, st.(driver.Stmt).Close())
 		}
@@ -459,13 +466,45 @@ func (w *writer) checkSeq(b *ledger.Batch) error {
 	return nil
 }
 
+// writeDocs writes the batch's docs (in timestamp order, checkBatch
+// checks) packed into doc_chunks rows of up to docChunkBytesMax bytes, and
+// their doc_keys rows. A shard's chunks must not overlap in time, so docs
+// at or before the shard's last stored doc are refused as a conflict.
 func (w *writer) writeDocs(ctx context.Context, b *ledger.Batch) error {
-	w.vals = w.vals[:0]
+	if len(b.Docs) == 0 {
+		return nil
+	}
+	last, ok, err := w.queryInt64("SELECT last_ts FROM doc_chunks WHERE shard = ? ORDER BY first_ts DESC LIMIT 1",
+		int64(b.Shard))
+	if err != nil {
+		return err
+	}
+	if first := b.Docs[0].Timestamp; ok && first <= uint64(last) {
+		return fmt.Errorf("%w: doc at %d not after the shard's last stored doc at %d", store.ErrConflict, first, last)
+	}
+	c := &w.docs
+	c.reset()
 	for i := range b.Docs {
 		d := &b.Docs[i]
-		w.vals = append(w.vals, int64(b.Shard), int64(d.Timestamp), d.Kind, d.Key, d.Body)
+		c.add(i, d.Timestamp, d.Kind, d.Key, d.Body)
 	}
-	return conflict(w.insert(ctx, w.docs))
+	w.vals = w.vals[:0]
+	for i := range c.chunks {
+		ch := &c.chunks[i]
+		w.vals = append(w.vals, int64(b.Shard), int64(ch.first), int64(ch.last), c.records(ch))
+	}
+	if err := w.insert(ctx, w.docChunks); err != nil {
+		return conflict(err)
+	}
+	w.vals = w.vals[:0]
+	for i := range c.chunks {
+		ch := &c.chunks[i]
+		for j := ch.from; j < ch.to; j++ {
+			d := &b.Docs[j]
+			w.vals = append(w.vals, d.Kind, d.Key, int64(d.Timestamp), int64(b.Shard), int64(ch.first))
+		}
+	}
+	return conflict(w.insert(ctx, w.docKeys))
 }
 
 // writeCreations indexes the accounts the batch created (those newer than

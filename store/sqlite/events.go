@@ -14,6 +14,7 @@ import (
 // the migration's transaction after its SQL.
 var migrationData = map[int]func(context.Context, *sql.Tx) error{
 	5: fillAccountCreations,
+	8: fillDocChunks,
 }
 
 // fillAccountCreations indexes the accounts created before version 5 by
@@ -147,58 +148,6 @@ func (s *Store) events(ctx context.Context, shard uint32, from, to uint64, l led
 	}
 	for _, e := range expiries {
 		l.Expiry(e)
-	}
-	return nil
-}
-
-// ListDocs calls fn with every doc of shard with a timestamp in [from, to],
-// in timestamp order, and stops at fn's first error, which it returns.
-func (s *Store) ListDocs(ctx context.Context, shard uint32, from, to uint64, fn func(ledger.Doc) error) error {
-	if from > to || to > math.MaxInt64 {
-		return fmt.Errorf("sqlite: list docs: timestamp range [%d, %d] is empty or above 2^63-1", from, to)
-	}
-	return s.queryDocs(ctx, fn, "SELECT timestamp, kind, key, body FROM docs WHERE shard = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp",
-		shard, int64(from), int64(to))
-}
-
-// DocHistory returns every doc with kind and key, oldest first (none: an
-// empty slice).
-func (s *Store) DocHistory(ctx context.Context, kind, key string) ([]ledger.Doc, error) {
-	var out []ledger.Doc
-	err := s.queryDocs(ctx, func(d ledger.Doc) error { out = append(out, d); return nil },
-		"SELECT timestamp, kind, key, body FROM docs WHERE kind = ? AND key = ? ORDER BY timestamp", kind, key)
-	return out, err
-}
-
-// DocsOfKind calls fn with every doc of kind with a timestamp above after,
-// in timestamp order (services rebuild their state from it on start).
-func (s *Store) DocsOfKind(ctx context.Context, kind string, after uint64, fn func(ledger.Doc) error) error {
-	if after > math.MaxInt64 {
-		return nil
-	}
-	return s.queryDocs(ctx, fn, "SELECT timestamp, kind, key, body FROM docs WHERE kind = ? AND timestamp > ? ORDER BY timestamp",
-		kind, int64(after))
-}
-
-func (s *Store) queryDocs(ctx context.Context, fn func(ledger.Doc) error, query string, args ...any) error {
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("sqlite: docs: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d ledger.Doc
-		var ts int64
-		if err := rows.Scan(&ts, &d.Kind, &d.Key, &d.Body); err != nil {
-			return fmt.Errorf("sqlite: docs: %w", err)
-		}
-		d.Timestamp = uint64(ts)
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: docs: %w", err)
 	}
 	return nil
 }

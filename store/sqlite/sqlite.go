@@ -17,10 +17,12 @@
 // in id order) every so often, with the accounts changed since in memory
 // for readers (accounts.go); per-account history packed per batch (level
 // 0), level 0 merged into one batch every 32 batches and moved to
-// per-account rows (level 1) once it holds enough; and the transfer-id
-// index in groups of ids that share a 48-bit prefix. Rows are written in
-// key order, so a commit appends pages rather than touching one page per
-// account or transfer. The schema and its rationale are in migrations/.
+// per-account rows (level 1) once it holds enough; the transfer-id index
+// in groups of ids that share a 48-bit prefix; and the batch's docs packed
+// into rows of up to 64 KiB, with a small key row per doc (docs.go). Rows
+// are written in key order, so a commit appends pages rather than touching
+// one page per account or transfer. The schema and its rationale are in
+// migrations/.
 //
 // The writer connection never checkpoints: a background goroutine, on its
 // own connection, copies the WAL into the database file (PASSIVE

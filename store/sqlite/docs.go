@@ -1,0 +1,442 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/agentpay/agentpay/ledger"
+)
+
+// docChunkBytesMax bounds the records of one doc_chunks row: a batch's
+// docs are cut into rows of at most this many bytes (a doc larger than
+// that alone is a row of its own), so a point read decodes at most ~64 KiB.
+// Changing it needs no migration: readers take rows as they find them.
+const docChunkBytesMax = 64 << 10
+
+// docRecordSize returns the size of a doc's record in a chunk whose first
+// timestamp is ts - delta (see migrations/0008_doc_chunks.sql).
+func docRecordSize(delta uint64, kind, key string, body []byte) int {
+	return uvarintLen(delta) + uvarintLen(uint64(len(kind))) + len(kind) +
+		uvarintLen(uint64(len(key))) + len(key) + uvarintLen(uint64(len(body))) + len(body)
+}
+
+// appendDocRecord appends a doc's record, its timestamp being delta after
+// its chunk's first_ts.
+func appendDocRecord(buf []byte, delta uint64, kind, key string, body []byte) []byte {
+	buf = binary.AppendUvarint(buf, delta)
+	buf = binary.AppendUvarint(buf, uint64(len(kind)))
+	buf = append(buf, kind...)
+	buf = binary.AppendUvarint(buf, uint64(len(key)))
+	buf = append(buf, key...)
+	buf = binary.AppendUvarint(buf, uint64(len(body)))
+	return append(buf, body...)
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// docRecord is one doc of a chunk as it lies in the chunk's bytes.
+type docRecord struct {
+	ts              uint64
+	kind, key, body []byte
+}
+
+// doc returns r as a ledger.Doc that shares no memory with the chunk. An
+// empty body is nil.
+func (r *docRecord) doc() ledger.Doc {
+	d := ledger.Doc{Kind: string(r.kind), Key: string(r.key), Timestamp: r.ts}
+	if len(r.body) > 0 {
+		d.Body = append([]byte(nil), r.body...)
+	}
+	return d
+}
+
+// docCursor reads the records of one chunk in order.
+type docCursor struct {
+	first uint64 // the chunk's first_ts
+	recs  []byte // the records not read yet
+	n     int    // records read
+	prev  uint64 // the timestamp of the last record read
+}
+
+var errDocChunkEnd = errors.New("end of doc chunk")
+
+// next decodes the next record. It returns errDocChunkEnd after the last
+// one, and an error for bytes that are not a chunk's records: a record cut
+// short, a first record not at first_ts, timestamps not increasing or
+// above 2^63-1.
+func (c *docCursor) next() (docRecord, error) {
+	if len(c.recs) == 0 {
+		if c.n == 0 {
+			return docRecord{}, errors.New("doc chunk is empty")
+		}
+		return docRecord{}, errDocChunkEnd
+	}
+	var r docRecord
+	delta, n := binary.Uvarint(c.recs)
+	if n <= 0 {
+		return r, fmt.Errorf("doc %d of chunk %d: bad timestamp delta", c.n, c.first)
+	}
+	c.recs = c.recs[n:]
+	if c.first > math.MaxInt64 || delta > math.MaxInt64-c.first {
+		return r, fmt.Errorf("doc %d of chunk %d: timestamp above 2^63-1", c.n, c.first)
+	}
+	r.ts = c.first + delta
+	if c.n == 0 && delta != 0 {
+		return r, fmt.Errorf("doc 0 of chunk %d: timestamp %d, want the chunk's first", c.first, r.ts)
+	}
+	if c.n > 0 && r.ts <= c.prev {
+		return r, fmt.Errorf("doc %d of chunk %d: timestamp %d not after %d", c.n, c.first, r.ts, c.prev)
+	}
+	for _, f := range []*[]byte{&r.kind, &r.key, &r.body} {
+		l, n := binary.Uvarint(c.recs)
+		if n <= 0 || l > uint64(len(c.recs)-n) {
+			return r, fmt.Errorf("doc %d of chunk %d: field cut short", c.n, c.first)
+		}
+		*f = c.recs[n : n+int(l) : n+int(l)]
+		c.recs = c.recs[n+int(l):]
+	}
+	c.prev = r.ts
+	c.n++
+	return r, nil
+}
+
+// find reads on to the record at ts.
+func (c *docCursor) find(ts uint64) (docRecord, error) {
+	for {
+		r, err := c.next()
+		if err == errDocChunkEnd || err == nil && r.ts > ts {
+			return r, fmt.Errorf("not in chunk %d, which its key names", c.first)
+		}
+		if err != nil {
+			return r, err
+		}
+		if r.ts == ts {
+			return r, nil
+		}
+	}
+}
+
+// decodeDocChunk calls fn with the docs of a chunk whose first_ts is first
+// and stops at fn's first error, which it returns.
+func decodeDocChunk(first uint64, recs []byte, fn func(ledger.Doc) error) error {
+	c := docCursor{first: first, recs: recs}
+	for {
+		r, err := c.next()
+		if err == errDocChunkEnd {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(r.doc()); err != nil {
+			return err
+		}
+	}
+}
+
+// docChunker cuts docs of one shard, in timestamp order, into chunks of at
+// most docChunkBytesMax bytes of records.
+type docChunker struct {
+	buf    []byte
+	chunks []docChunk
+}
+
+// docChunk is one chunk: its records are buf[start:end], and docs its
+// docs' indexes in the order added (from, to).
+type docChunk struct {
+	first, last uint64
+	start, end  int
+	from, to    int
+}
+
+func (c *docChunker) reset() {
+	c.buf, c.chunks = c.buf[:0], c.chunks[:0]
+}
+
+// add appends the i-th doc to the last chunk, or to a new one if it would
+// make the last one exceed docChunkBytesMax.
+func (c *docChunker) add(i int, ts uint64, kind, key string, body []byte) {
+	if k := len(c.chunks); k > 0 {
+		ch := &c.chunks[k-1]
+		if len(c.buf)-ch.start+docRecordSize(ts-ch.first, kind, key, body) <= docChunkBytesMax {
+			c.buf = appendDocRecord(c.buf, ts-ch.first, kind, key, body)
+			ch.last, ch.end, ch.to = ts, len(c.buf), i+1
+			return
+		}
+	}
+	start := len(c.buf)
+	c.buf = appendDocRecord(c.buf, 0, kind, key, body)
+	c.chunks = append(c.chunks, docChunk{first: ts, last: ts, start: start, end: len(c.buf), from: i, to: i + 1})
+}
+
+// records returns the bytes of ch.
+func (c *docChunker) records(ch *docChunk) []byte { return c.buf[ch.start:ch.end:ch.end] }
+
+// ListDocs calls fn with every doc of shard with a timestamp in [from, to],
+// in timestamp order, and stops at fn's first error, which it returns.
+func (s *Store) ListDocs(ctx context.Context, shard uint32, from, to uint64, fn func(ledger.Doc) error) error {
+	if from > to || to > math.MaxInt64 {
+		return fmt.Errorf("sqlite: list docs: timestamp range [%d, %d] is empty or above 2^63-1", from, to)
+	}
+	// The chunks that can hold the range: from the last one starting at or
+	// before from, up to the last one starting at or before to.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT first_ts, records FROM doc_chunks
+		WHERE shard = ?1 AND first_ts <= ?3 AND first_ts >= coalesce(
+			(SELECT max(first_ts) FROM doc_chunks WHERE shard = ?1 AND first_ts <= ?2), ?2)
+		ORDER BY first_ts`, shard, int64(from), int64(to))
+	if err != nil {
+		return fmt.Errorf("sqlite: docs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var first int64
+		var recs sql.RawBytes
+		if err := rows.Scan(&first, &recs); err != nil {
+			return fmt.Errorf("sqlite: docs: %w", err)
+		}
+		c := docCursor{first: uint64(first), recs: recs}
+		for {
+			r, err := c.next()
+			if err == errDocChunkEnd {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: docs of shard %d: %w", shard, err)
+			}
+			if r.ts < from {
+				continue
+			}
+			if r.ts > to {
+				break
+			}
+			if err := fn(r.doc()); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: docs: %w", err)
+	}
+	return nil
+}
+
+// DocHistory returns every doc with kind and key, oldest first (none: an
+// empty slice). It reads only the chunks doc_keys names.
+func (s *Store) DocHistory(ctx context.Context, kind, key string) ([]ledger.Doc, error) {
+	st, err := s.rstmt(ctx, `SELECT k.timestamp, k.shard, k.chunk_ts, c.records FROM doc_keys k
+		LEFT JOIN doc_chunks c ON c.shard = k.shard AND c.first_ts = k.chunk_ts
+		WHERE k.kind = ? AND k.key = ? ORDER BY k.timestamp, k.shard`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: docs: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, kind, key)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: docs: %w", err)
+	}
+	defer rows.Close()
+	var out []ledger.Doc
+	for rows.Next() {
+		var ts, shard, chunk int64
+		var recs sql.RawBytes
+		if err := rows.Scan(&ts, &shard, &chunk, &recs); err != nil {
+			return nil, fmt.Errorf("sqlite: docs: %w", err)
+		}
+		if recs == nil {
+			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: its chunk %d is missing", ts, shard, chunk)
+		}
+		c := docCursor{first: uint64(chunk), recs: recs}
+		r, err := c.find(uint64(ts))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: %w", ts, shard, err)
+		}
+		out = append(out, r.doc())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: docs: %w", err)
+	}
+	return out, nil
+}
+
+// DocsOfKind calls fn with every doc of kind with a timestamp above after,
+// in timestamp order (services rebuild their state from it on start).
+func (s *Store) DocsOfKind(ctx context.Context, kind string, after uint64, fn func(ledger.Doc) error) error {
+	if after > math.MaxInt64 {
+		return nil
+	}
+	return s.keyedDocs(ctx, fn,
+		"SELECT timestamp, shard, chunk_ts FROM doc_keys WHERE kind = ? AND timestamp > ? ORDER BY timestamp, shard",
+		kind, int64(after))
+}
+
+// docKey is a doc_keys row: a doc's timestamp, shard and chunk.
+type docKey struct {
+	ts, chunk uint64
+	shard     uint32
+}
+
+// keyedDocs calls fn, in order, with the docs that query (over doc_keys,
+// returning timestamp, shard, chunk_ts) names, read from one snapshot:
+// the keys first, then their chunks.
+// Each chunk is read once per run of its docs: a shard's docs come in
+// timestamp order, so each shard's current chunk is kept and read on from
+// where its last doc was found.
+func (s *Store) keyedDocs(ctx context.Context, fn func(ledger.Doc) error, query string, args ...any) error {
+	const chunkQuery = "SELECT records FROM doc_chunks WHERE shard = ? AND first_ts = ?"
+	chunkSt, err := s.rstmt(ctx, chunkQuery)
+	if err != nil {
+		return fmt.Errorf("sqlite: docs: %w", err)
+	}
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: docs: %w", err)
+	}
+	defer tx.Rollback()
+	var keys []docKey
+	if err := eachRow(ctx, tx, "doc keys", func(r *sql.Rows) error {
+		var ts, shard, chunk int64
+		if err := r.Scan(&ts, &shard, &chunk); err != nil {
+			return err
+		}
+		keys = append(keys, docKey{ts: uint64(ts), chunk: uint64(chunk), shard: uint32(shard)})
+		return nil
+	}, query, args...); err != nil {
+		return fmt.Errorf("sqlite: docs: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	chunkTx := tx.StmtContext(ctx, chunkSt)
+	cursors := map[uint32]*docCursor{} // by shard: its current chunk
+	for _, k := range keys {
+		c := cursors[k.shard]
+		if c == nil || c.first != k.chunk {
+			var recs []byte
+			err := chunkTx.QueryRowContext(ctx, int64(k.shard), int64(k.chunk)).Scan(&recs)
+			if err != nil {
+				return fmt.Errorf("sqlite: docs: chunk %d of shard %d: %w", k.chunk, k.shard, err)
+			}
+			c = &docCursor{first: k.chunk, recs: recs}
+			cursors[k.shard] = c
+		}
+		r, err := c.find(k.ts)
+		if err != nil {
+			return fmt.Errorf("sqlite: doc at %d of shard %d: %w", k.ts, k.shard, err)
+		}
+		if err := fn(r.doc()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillDocChunks moves the docs of version 7's docs table into doc_chunks
+// and doc_keys, each shard's docs in timestamp order cut into chunks of at
+// most docChunkBytesMax bytes, then drops the table. It reads the table a
+// page of rows at a time, so memory stays bounded by a page and a chunk.
+func fillDocChunks(ctx context.Context, tx *sql.Tx) error {
+	const page = 1024
+	type row struct {
+		shard     int64
+		ts        uint64
+		kind, key string
+		body      []byte
+	}
+	var (
+		pending []row // the docs of the chunks being built
+		ch      docChunker
+		shard   int64 = -1
+	)
+	// flush writes the chunks of pending but the last (still filling),
+	// or all of them with all set.
+	flush := func(all bool) error {
+		n := len(ch.chunks)
+		if !all {
+			n--
+		}
+		for i := range n {
+			c := &ch.chunks[i]
+			if _, err := tx.ExecContext(ctx, "INSERT INTO doc_chunks (shard, first_ts, last_ts, records) VALUES (?, ?, ?, ?)",
+				shard, int64(c.first), int64(c.last), ch.records(c)); err != nil {
+				return err
+			}
+			for _, d := range pending[c.from:c.to] {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO doc_keys (kind, key, timestamp, shard, chunk_ts) VALUES (?, ?, ?, ?, ?)",
+					d.kind, d.key, int64(d.ts), shard, int64(c.first)); err != nil {
+					return err
+				}
+			}
+		}
+		if n <= 0 {
+			return nil
+		}
+		// Keep the last chunk's docs and bytes, renumbered from 0.
+		if all {
+			pending = pending[:0]
+			ch.reset()
+			return nil
+		}
+		last := ch.chunks[len(ch.chunks)-1]
+		pending = append(pending[:0], pending[last.from:last.to]...)
+		ch.buf = append(ch.buf[:0], ch.buf[last.start:last.end]...)
+		ch.chunks = append(ch.chunks[:0], docChunk{first: last.first, last: last.last,
+			start: 0, end: last.end - last.start, from: 0, to: last.to - last.from})
+		return nil
+	}
+	afterShard, afterTS := int64(-1), int64(-1)
+	var rows []row
+	for {
+		rows = rows[:0]
+		err := eachRow(ctx, tx, "docs", func(r *sql.Rows) error {
+			var d row
+			var ts int64
+			if err := r.Scan(&d.shard, &ts, &d.kind, &d.key, &d.body); err != nil {
+				return err
+			}
+			if ts < 0 {
+				return fmt.Errorf("doc of shard %d at negative timestamp %d", d.shard, ts)
+			}
+			d.ts = uint64(ts)
+			rows = append(rows, d)
+			return nil
+		}, `SELECT shard, timestamp, kind, key, body FROM docs
+			WHERE (shard, timestamp) > (?, ?) ORDER BY shard, timestamp LIMIT ?`, afterShard, afterTS, page)
+		if err != nil {
+			return err
+		}
+		for _, d := range rows {
+			if d.shard != shard {
+				if err := flush(true); err != nil {
+					return err
+				}
+				shard = d.shard
+			}
+			pending = append(pending, d)
+			ch.add(len(pending)-1, d.ts, d.kind, d.key, d.body)
+			if len(ch.chunks) > 1 {
+				if err := flush(false); err != nil {
+					return err
+				}
+			}
+		}
+		if len(rows) < page {
+			break
+		}
+		afterShard, afterTS = rows[len(rows)-1].shard, int64(rows[len(rows)-1].ts)
+	}
+	if err := flush(true); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, "DROP TABLE docs")
+	return err
+}
