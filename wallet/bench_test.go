@@ -70,6 +70,10 @@ func benchmarkPay(b *testing.B, callers int) {
 		a := as[who[i]]
 		cms[i] = e.closed(a.key, a.id, a.m, shop, 31)
 	}
+	runtime.GC()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	heap0 := ms0.HeapAlloc
 	before := e.svc.Stats()
 	io0 := procIO()
 	eng0 := e.engine.Stats()
@@ -97,6 +101,10 @@ func benchmarkPay(b *testing.B, callers int) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(int64(ms.HeapAlloc)-int64(heap0))/float64(n), "heap_B/payment")
 	after := e.svc.Stats()
 	b.ReportMetric(float64(procIO()-io0)/float64(b.N), "wbytes/op")
 	eng := e.engine.Stats()

@@ -340,7 +340,7 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 	p.committed = committedOf(ts, fps, creq.Docs)
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
-	s.payments.Store(p.ID, p)
+	s.keep(p)
 	s.claims.Store(key, p.ID)
 	tm.done(StageRecord)
 	return nil
@@ -565,6 +565,16 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 	}
 }
 
+// keep records p as the payment's current state. The records its change
+// committed stay with the caller's p, for the receipt it answers with:
+// kept payments are read again from the store when a receipt is asked
+// for later, so memory holds no copy of what the store holds.
+func (s *Service) keep(p *Payment) {
+	kept := *p
+	kept.committed = nil
+	s.payments.Store(p.ID, &kept)
+}
+
 func (s *Service) payment(pid string) (*Payment, bool) {
 	x, ok := s.payments.Load(pid)
 	if !ok {
@@ -689,7 +699,7 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 		}
 	}
 	q.committed = committedOf(ts, fps, areq.Docs)
-	s.payments.Store(p.ID, &q)
+	s.keep(&q)
 	return &q, nil
 }
 
