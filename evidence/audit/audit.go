@@ -12,6 +12,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -285,7 +286,7 @@ func (a *auditor) entry(index uint64, b []byte) (*Divergence, error) {
 		}
 	}
 	slices.SortStableFunc(decoded, func(x, y ledgerlog.Leaf) int {
-		return cmpU64(x.Timestamp(), y.Timestamp())
+		return cmp.Compare(x.Timestamp(), y.Timestamp())
 	})
 	for i := range decoded {
 		l := &decoded[i]
@@ -310,16 +311,6 @@ func (a *auditor) entry(index uint64, b []byte) (*Divergence, error) {
 		}
 	}
 	return nil, nil
-}
-
-func cmpU64(x, y uint64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // unlogged checks that every stored record lies in a logged batch and

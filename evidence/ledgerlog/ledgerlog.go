@@ -49,6 +49,7 @@
 package ledgerlog
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -234,20 +235,10 @@ func (l *Log) createdAccounts(b *ledger.Batch) {
 			l.created = append(l.created, int32(i))
 		}
 	}
-	byTS := func(x, y int32) int { return cmpU64(b.Accounts[x].Timestamp, b.Accounts[y].Timestamp) }
+	byTS := func(x, y int32) int { return cmp.Compare(b.Accounts[x].Timestamp, b.Accounts[y].Timestamp) }
 	if !slices.IsSortedFunc(l.created, byTS) {
 		slices.SortFunc(l.created, byTS)
 	}
-}
-
-func cmpU64(x, y uint64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // timestampRange returns the first and last timestamps of b's records.
@@ -443,7 +434,7 @@ func BatchRecords(b *ledger.Batch, lastTS uint64) *Records {
 			r.Accounts = append(r.Accounts, b.Accounts[i])
 		}
 	}
-	slices.SortStableFunc(r.Accounts, func(x, y ledger.Account) int { return cmpU64(x.Timestamp, y.Timestamp) })
+	slices.SortStableFunc(r.Accounts, func(x, y ledger.Account) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
 	return r
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,9 +72,9 @@ func checkDocs(t *testing.T, s *Store, want map[uint32][]ledger.Doc) {
 	}
 	slices.SortFunc(all, func(x, y shardDoc) int {
 		if x.d.Timestamp != y.d.Timestamp {
-			return cmpU64(x.d.Timestamp, y.d.Timestamp)
+			return cmp.Compare(x.d.Timestamp, y.d.Timestamp)
 		}
-		return cmpU64(uint64(x.shard), uint64(y.shard))
+		return cmp.Compare(uint64(x.shard), uint64(y.shard))
 	})
 	byKey := map[[2]string][]ledger.Doc{}
 	byKind := map[string][]ledger.Doc{}
@@ -94,20 +95,10 @@ func checkDocs(t *testing.T, s *Store, want map[uint32][]ledger.Doc) {
 			if err := s.DocsOfKind(ctx, kind, after, func(d ledger.Doc) error { got = append(got, d); return nil }); err != nil {
 				t.Fatal(err)
 			}
-			i, _ := slices.BinarySearchFunc(want, after+1, func(d ledger.Doc, ts uint64) int { return cmpU64(d.Timestamp, ts) })
+			i, _ := slices.BinarySearchFunc(want, after+1, func(d ledger.Doc, ts uint64) int { return cmp.Compare(d.Timestamp, ts) })
 			docsEqual(t, fmt.Sprintf("docs of kind %s after %d", kind, after), got, want[i:])
 		}
 	}
-}
-
-func cmpU64(x, y uint64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // TestDocsMigrated: migration 8 moves the docs of a version-7 database

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"slices"
 	"testing"
 
@@ -24,7 +25,7 @@ func (w *world) eventsWant(from, to uint64) loaded {
 			l.Accounts = append(l.Accounts, a)
 		}
 	}
-	slices.SortFunc(l.Accounts, func(x, y ledger.Account) int { return cmpU64(x.Timestamp, y.Timestamp) })
+	slices.SortFunc(l.Accounts, func(x, y ledger.Account) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
 	for _, t := range w.transfers {
 		if in(t.Timestamp) {
 			l.Transfers = append(l.Transfers, t)
@@ -36,16 +37,6 @@ func (w *world) eventsWant(from, to uint64) loaded {
 		}
 	}
 	return l
-}
-
-func cmpU64(x, y uint64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // events runs Events and returns what it streamed, in call order.
