@@ -100,14 +100,13 @@ func (s *Service) IssueMandate(ctx context.Context, owner string, jws []byte) (*
 			}
 		}
 	}
-	s.mu.RLock()
-	for _, o := range s.mandates {
-		if o.Hash == m.Hash || (o.Owner == owner && o.JTI == m.JTI) {
-			s.mu.RUnlock()
-			return nil, fmt.Errorf("%w: this mandate (jti %s) is issued already as %s", ErrConflict, m.JTI, o.ID)
-		}
+	o, issued := s.byHash.Load(m.Hash)
+	if !issued {
+		o, issued = s.byJTI.Load(owner + "\x00" + m.JTI)
 	}
-	s.mu.RUnlock()
+	if issued {
+		return nil, fmt.Errorf("%w: this mandate (jti %s) is issued already as %s", ErrConflict, m.JTI, o.(*Mandate).ID)
+	}
 	total := gateCap
 	if b, ok := m.budget(protocol.PeriodTotal); ok {
 		total = uint64(b.Max)

@@ -1,6 +1,7 @@
 package wallet_test
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -111,4 +112,46 @@ func TestClosedMandateIDPaysOnce(t *testing.T) {
 		t.Fatalf("retry after a restart: %v, %v (want payment %s)", again, err, p.ID)
 	}
 	e.checkLedger()
+}
+
+// TestMandateIssuedOnce: an open mandate is issued once: the same bytes
+// again, or another mandate of the owner with the same jti, is a conflict
+// that issues nothing, before and after a restart.
+func TestMandateIssuedOnce(t *testing.T) {
+	e := newEnv(t, []risk.Rule{})
+	agent, key := e.agent("issued-once")
+	cnf, _ := protocol.NewConfirmation(key.PublicKey())
+	open := func(max int64) []byte {
+		return sign(t, e.userKey, &protocol.OpenPaymentMandate{Claims: e.claims(e.user.ID, agent.ID, time.Hour), Cnf: cnf,
+			PaymentInstrument: protocol.PaymentInstrument{ID: e.wallet.ID, Type: protocol.PaymentInstrumentWallet},
+			Constraints:       protocol.Constraints{usd(max)}})
+	}
+	first := open(100)
+	m, err := e.svc.IssueMandate(bg, e.user.ID, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJTI := func(max int64) []byte {
+		c := &protocol.OpenPaymentMandate{Claims: e.claims(e.user.ID, agent.ID, time.Hour), Cnf: cnf,
+			PaymentInstrument: protocol.PaymentInstrument{ID: e.wallet.ID, Type: protocol.PaymentInstrumentWallet},
+			Constraints:       protocol.Constraints{usd(max)}}
+		c.Claims.ID = m.JTI
+		return sign(t, e.userKey, c)
+	}
+	check := func(when string) {
+		t.Helper()
+		for name, jws := range map[string][]byte{"the same bytes": first, "the same jti": sameJTI(500)} {
+			if _, err := e.svc.IssueMandate(bg, e.user.ID, jws); !errors.Is(err, wallet.ErrConflict) {
+				t.Fatalf("%s: %s again: %v", when, name, err)
+			}
+		}
+		if ms := e.svc.Mandates(e.user.ID, agent.ID); len(ms) != 1 || ms[0].ID != m.ID {
+			t.Fatalf("%s: mandates %v, want only %s", when, ms, m.ID)
+		}
+	}
+	check("before a restart")
+	e.stop()
+	e.start()
+	defer e.stop()
+	check("after a restart")
 }
