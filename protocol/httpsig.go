@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agentpay/agentpay/internal/eddsa"
 )
 
 // Field names, parameter values and defaults of agent request signatures.
@@ -267,8 +269,10 @@ func signRequestFields(r *http.Request, s RequestSigner, pub ed25519.PublicKey, 
 	if err != nil {
 		return err
 	}
-	sig, err := s.Sign(rnd, base, crypto.Hash(0))
-	if err != nil {
+	var sig []byte
+	if k, ok := s.(ed25519.PrivateKey); ok && len(k) == ed25519.PrivateKeySize {
+		sig = eddsa.Sign(k, base) // ed25519.PrivateKey.Sign's result, faster
+	} else if sig, err = s.Sign(rnd, base, crypto.Hash(0)); err != nil {
 		return fmt.Errorf("httpsig: SignRequest: sign: %w", err)
 	}
 	if len(sig) != ed25519.SignatureSize {

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+
+	"github.com/agentpay/agentpay/internal/eddsa"
 )
 
 // JWS algorithms of the ACT profile.
@@ -181,7 +183,7 @@ func (k *Ed25519PrivateKey) SignMessage(msg []byte) ([]byte, error) {
 	if len(k.priv) != ed25519.PrivateKeySize {
 		return nil, errors.New("protocol: sign: zero Ed25519PrivateKey")
 	}
-	return ed25519.Sign(k.priv, msg), nil
+	return eddsa.Sign(k.priv, msg), nil
 }
 
 // Public implements crypto.Signer: an ed25519.PublicKey.

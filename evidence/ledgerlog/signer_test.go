@@ -1,6 +1,8 @@
 package ledgerlog_test
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +94,45 @@ func TestSignerSignsCommittedSizesOnly(t *testing.T) {
 	s.Start(bg) // after Stop: nothing
 	if _, did, err := s.SignNow(bg); err != nil || did {
 		t.Fatalf("SignNow with nothing new = %v, %v", did, err)
+	}
+}
+
+// TestLoadedKeySignsAsNote: the loaded log key signs notes byte for byte
+// as golang.org/x/mod/sumdb/note's own signer of the same key does, and
+// its signatures verify with the key's verifier.
+func TestLoadedKeySignsAsNote(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key")
+	signer, vkey, err := ledgerlog.LoadOrCreateKey(path, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		n := &note.Note{Text: fmt.Sprintf("agentpay.dev/receipt/v1\n%s\n%d\n%s\n", testOrigin, i, strings.Repeat("x", i*7))}
+		got, err := note.Sign(n, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := note.Sign(n, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("note %d:\n%s\nnote's own signer:\n%s", i, got, want)
+		}
+		if _, err := note.Open(got, note.VerifierList(v)); err != nil {
+			t.Fatalf("note %d does not verify: %v", i, err)
+		}
 	}
 }
