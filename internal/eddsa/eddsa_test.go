@@ -26,7 +26,7 @@ func TestSignMatchesWycheproof(t *testing.T) {
 	}
 	var wp struct {
 		TestGroups []struct {
-			Key struct{ SK, PK string } `json:"key"`
+			Key   struct{ SK, PK string } `json:"key"`
 			Tests []struct {
 				ID     int    `json:"tcId"`
 				Msg    string `json:"msg"`
