@@ -403,16 +403,19 @@ func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, now time.Time) []Leg {
 		legs = append(legs, Leg{Name: "uses", Account: m.usesAccount()})
 	}
 	legs = append(legs, Leg{Name: "payment", Account: w.Account})
-	// Leg ids derive from the payment's, so the same closed mandate
-	// twice makes the same chain, which the ledger refuses the second
-	// time whatever raced it; they start with the payment id's time, so
-	// a batch's ids share their store pages instead of each landing on a
-	// random one.
+	// The first leg's id derives from the agent and the closed mandate's
+	// id alone (the payment id's claim part), so the ledger itself
+	// refuses a second chain for the same jti, whatever raced it and
+	// whatever its iat: single use is enforced in the transaction that
+	// moves the money. The other legs' ids derive from the payment's and
+	// start with its time, so a batch's ids share their store pages
+	// instead of each landing on a random one.
 	pid, _ := ledger.ParseID(strings.TrimPrefix(p.ID, PrefixPayment))
 	for i := range legs {
 		legs[i].Transfer = id("leg", p.ID, legs[i].Name)
 		copy(legs[i].Transfer[:timePrefix], pid[:timePrefix])
 	}
+	legs[0].Transfer = id("single-use", string(pid[timePrefix:]))
 	return legs
 }
 
