@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -726,8 +727,9 @@ const timePrefix = 6
 // (claimOfID), so a closed mandate id pays once whatever its iat.
 func paymentID(agentID, jti string, iat int64) string {
 	h := id("payment", agentID, jti)
-	t := ledger.NewID(time.UnixMilli(max(iat, 0)*1000), zeroReader{})
-	copy(h[:timePrefix], t[:timePrefix])
+	var ms [8]byte // as ledger.NewID: milliseconds, big-endian, in 48 bits
+	binary.BigEndian.PutUint64(ms[:], uint64(min(max(iat, 0), 1<<47/1000)*1000)<<16)
+	copy(h[:timePrefix], ms[:timePrefix])
 	return PrefixPayment + h.String()
 }
 
@@ -774,12 +776,4 @@ func (s *Service) unclaimed(agentID, jti string) error {
 		return refusal(protocol.CodeReplayed, "this closed mandate id is being used for payment "+x.payment)
 	}
 	return nil
-}
-
-// zeroReader reads zeros: ledger.NewID's time prefix alone.
-type zeroReader struct{}
-
-func (zeroReader) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
 }
