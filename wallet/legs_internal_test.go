@@ -1,8 +1,13 @@
 package wallet
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/protocol"
 )
 
 // TestSingleUseLeg: two closed mandates with one jti (other iat) make
@@ -39,4 +44,38 @@ func TestSingleUseLeg(t *testing.T) {
 func paymentIDTime(iat int64) []byte {
 	ms := uint64(iat) * 1000
 	return []byte{byte(ms >> 40), byte(ms >> 32), byte(ms >> 24), byte(ms >> 16), byte(ms >> 8), byte(ms)}
+}
+
+// TestLegacyJTIs: a payment loaded from before chains had a single-use leg
+// (its id a plain hash of the agent and jti) keeps its jti used: a new
+// closed mandate with that jti, whatever its iat, is refused; a payment
+// with a single-use leg is left to the ledger.
+func TestLegacyJTIs(t *testing.T) {
+	s := &Service{}
+	load := func(p Payment) {
+		t.Helper()
+		body, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.applyPayment(ledger.Doc{Kind: KindPayment, Key: p.ID, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	legacy := PrefixPayment + id("payment", "agt_a", "jti-legacy").String()
+	load(Payment{ID: legacy, Legs: []Leg{{Name: "total", Transfer: id("leg", legacy, "total")}}})
+	current := paymentID("agt_a", "jti-current", 1_800_000_000)
+	load(Payment{ID: current, Legs: []Leg{{Name: "total", Transfer: singleUse(current)}}})
+
+	for _, iat := range []int64{1_700_000_000, 1_800_000_000} {
+		var r *Refusal
+		if err := s.unusedJTI(paymentID("agt_a", "jti-legacy", iat)); !errors.As(err, &r) || r.Code != protocol.CodeReplayed {
+			t.Fatalf("a legacy payment's jti at iat %d: %v", iat, err)
+		}
+	}
+	for _, pid := range []string{paymentID("agt_b", "jti-legacy", 1_800_000_000), paymentID("agt_a", "jti-current", 1_800_000_100)} {
+		if err := s.unusedJTI(pid); err != nil {
+			t.Fatalf("%s: %v (another agent's jti, or one the ledger guards)", pid, err)
+		}
+	}
 }

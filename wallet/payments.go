@@ -180,7 +180,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	}
 	// The same closed mandate again (a retry): the same payment, whatever
 	// happened since. Only the exact bytes the payment was made with match.
-	if prev, ok := s.paymentOfClosed(agent.ID, peek.ID); ok && prev.Closed == string(req.ClosedMandate) {
+	if prev, ok := s.payment(paymentID(agent.ID, peek.ID, peek.IssuedAt)); ok && prev.Closed == string(req.ClosedMandate) {
 		return s.withStatus(prev), nil
 	}
 	m, ok := s.mandateByHash(peek.OpenMandateHash)
@@ -220,7 +220,10 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	p := &Payment{ID: paymentID(agent.ID, c.ID, c.IssuedAt), Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
-	if err := s.unclaimed(agent.ID, c.ID); err != nil {
+	if prev, ok := s.payment(p.ID); ok {
+		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
+	}
+	if err := s.unusedJTI(p.ID); err != nil {
 		return nil, err
 	}
 
@@ -313,19 +316,7 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 	}
 	fps := fingerprints(ts)
 	creq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, body)}}
-	// The closed mandate's id is claimed until the chain commits (then
-	// it names the payment) or fails (then it is free again).
-	key, err := claimOfID(p.ID)
-	if err != nil {
-		return err
-	}
-	if _, taken := s.claims.LoadOrStore(key, claimPending{p.ID}); taken {
-		return refusal(protocol.CodeReplayed, "this closed mandate id is being used for a payment")
-	}
 	res, ok, err := s.engine.Submit(ctx, creq, nil)
-	if err != nil || !ok {
-		s.claims.CompareAndDelete(key, claimPending{p.ID})
-	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrEngine, err)
 	}
@@ -342,7 +333,6 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
 	s.keep(p)
-	s.claims.Store(key, p.ID)
 	tm.done(StageRecord)
 	return nil
 }
@@ -405,7 +395,7 @@ func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, now time.Time) []Leg {
 	}
 	legs = append(legs, Leg{Name: "payment", Account: w.Account})
 	// The first leg's id derives from the agent and the closed mandate's
-	// id alone (the payment id's claim part), so the ledger itself
+	// id alone (the payment id's hash part), so the ledger itself
 	// refuses a second chain for the same jti, whatever raced it and
 	// whatever its iat: single use is enforced in the transaction that
 	// moves the money. The other legs' ids derive from the payment's and
@@ -416,8 +406,31 @@ func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, now time.Time) []Leg {
 		legs[i].Transfer = id("leg", p.ID, legs[i].Name)
 		copy(legs[i].Transfer[:timePrefix], pid[:timePrefix])
 	}
-	legs[0].Transfer = id("single-use", string(pid[timePrefix:]))
+	legs[0].Transfer = singleUse(p.ID)
 	return legs
+}
+
+// singleUse is the transfer id of the first leg of payment pid's chain:
+// derived from the agent and the closed mandate's jti alone.
+func singleUse(pid string) ledger.ID {
+	return id("single-use", jtiKey(pid))
+}
+
+// jtiKey is the part of payment id pid that names the agent and the
+// closed mandate's jti (a hash of both), whatever the iat.
+func jtiKey(pid string) string {
+	x, _ := ledger.ParseID(strings.TrimPrefix(pid, PrefixPayment))
+	return string(x[timePrefix:])
+}
+
+// unusedJTI refuses the jti of payment pid if a payment made before
+// chains had a single-use leg used it (the ledger refuses every later
+// reuse by itself).
+func (s *Service) unusedJTI(pid string) error {
+	if prev, ok := s.legacyJTIs.Load(jtiKey(pid)); ok {
+		return refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.(string))
+	}
+	return nil
 }
 
 // ensurePeriods opens and funds the period budget accounts of the
@@ -482,6 +495,9 @@ func (s *Service) chainRefusal(ctx context.Context, m *Mandate, p *Payment, res 
 		leg := p.Legs[i]
 		limits := s.remaining(ctx, m, now, true)
 		switch {
+		case (r == ledger.ResultExists || r == ledger.ResultExistsWithDifferentFields) && leg.Transfer == singleUse(p.ID):
+			// A chain for this jti committed already.
+			return refusal(protocol.CodeReplayed, "this closed mandate id was used already")
 		case r == ledger.ResultExists || r == ledger.ResultExistsWithDifferentFields:
 			return refusal(protocol.CodeReplayed, "this payment was made already")
 		case r == ledger.ResultDebitAccountAlreadyClosed && leg.Name == protocol.PeriodTotal:
@@ -593,8 +609,10 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 		return err
 	}
 	s.payments.Store(p.ID, &p)
-	if key, err := claimOfID(p.ID); err == nil {
-		s.claims.Store(key, p.ID)
+	if !slices.ContainsFunc(p.Legs, func(l Leg) bool { return l.Transfer == singleUse(p.ID) }) {
+		// A payment made before chains had a single-use leg: its jti is
+		// remembered here instead (unusedJTI).
+		s.legacyJTIs.Store(jtiKey(p.ID), p.ID)
 	}
 	if m, ok := s.mandates[p.Mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
 		m.lastUse.Store(int64(d.Timestamp))
@@ -723,8 +741,9 @@ const timePrefix = 6
 // paymentID is the id of agent's payment with the closed mandate jti
 // issued at iat (Unix seconds): the issue time in milliseconds, then ten
 // bytes of a hash of the agent and jti. Ids of one moment sort together
-// (and share store pages); the hash part is the claim on the jti
-// (claimOfID), so a closed mandate id pays once whatever its iat.
+// (and share store pages); the hash part names the agent's jti, and the
+// payment's single-use leg derives from it (legs), so a closed mandate id
+// pays once whatever its iat.
 func paymentID(agentID, jti string, iat int64) string {
 	h := id("payment", agentID, jti)
 	var ms [8]byte // as ledger.NewID: milliseconds, big-endian, in 48 bits
@@ -733,47 +752,3 @@ func paymentID(agentID, jti string, iat int64) string {
 	return PrefixPayment + h.String()
 }
 
-// claimKey is the part of a payment id that names its agent and closed
-// mandate id.
-type claimKey [16 - timePrefix]byte
-
-// claimPending marks a claim whose chain has not committed yet.
-type claimPending struct{ payment string }
-
-func claimOf(agentID, jti string) claimKey {
-	h := id("payment", agentID, jti)
-	return claimKey(h[timePrefix:])
-}
-
-func claimOfID(pid string) (claimKey, error) {
-	x, err := ledger.ParseID(strings.TrimPrefix(pid, PrefixPayment))
-	if err != nil {
-		return claimKey{}, fmt.Errorf("wallet: payment id %q: %w", pid, err)
-	}
-	return claimKey(x[timePrefix:]), nil
-}
-
-// paymentOfClosed returns the payment agent made with the closed mandate
-// id jti, if one committed.
-func (s *Service) paymentOfClosed(agentID, jti string) (*Payment, bool) {
-	x, ok := s.claims.Load(claimOf(agentID, jti))
-	if !ok {
-		return nil, false
-	}
-	pid, ok := x.(string)
-	if !ok {
-		return nil, false
-	}
-	return s.payment(pid)
-}
-
-// unclaimed refuses a closed mandate id that paid, or is paying, already.
-func (s *Service) unclaimed(agentID, jti string) error {
-	switch x, _ := s.claims.Load(claimOf(agentID, jti)); x := x.(type) {
-	case string:
-		return refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+x)
-	case claimPending:
-		return refusal(protocol.CodeReplayed, "this closed mandate id is being used for payment "+x.payment)
-	}
-	return nil
-}

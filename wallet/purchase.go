@@ -302,16 +302,18 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	// Purchases and direct payments share payment ids (by the closed
 	// payment mandate), so one closed payment mandate pays once.
 	pid := paymentID(agent.ID, peekPM.ID, peekPM.IssuedAt)
-	if err := s.unclaimed(agent.ID, peekPM.ID); err != nil {
-		prev, ok := s.paymentOfClosed(agent.ID, peekPM.ID)
-		if !ok || prev.Closed != string(req.PaymentMandate) {
-			return nil, err
+	if prev, ok := s.payment(pid); ok {
+		if prev.Closed != string(req.PaymentMandate) {
+			return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
 		}
 		ref, err := s.checkoutOf(ctx, prev.ID)
 		if err != nil {
 			return nil, refusal(protocol.CodeReplayed, "this closed mandate was used for direct payment "+prev.ID)
 		}
 		return &Purchase{Payment: s.withStatus(prev), Checkout: *ref}, nil
+	}
+	if err := s.unusedJTI(pid); err != nil {
+		return nil, err
 	}
 	m, ok := s.mandateByHash(peekPM.OpenMandateHash)
 	if !ok {

@@ -22,7 +22,7 @@ func (s *Service) PaymentFor(agentID string, closed []byte) (*Payment, bool) {
 	if err := peekJWS("closed_mandate", closed, &peek); err != nil {
 		return nil, false
 	}
-	p, ok := s.paymentOfClosed(agentID, peek.ID)
+	p, ok := s.payment(paymentID(agentID, peek.ID, peek.IssuedAt))
 	if !ok || p.Closed != string(closed) {
 		return nil, false
 	}
