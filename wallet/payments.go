@@ -751,4 +751,3 @@ func paymentID(agentID, jti string, iat int64) string {
 	copy(h[:timePrefix], ms[:timePrefix])
 	return PrefixPayment + h.String()
 }
-
