@@ -680,3 +680,58 @@ func TestAudienceForms(t *testing.T) {
 		t.Errorf("%s %s", b, c)
 	}
 }
+
+// TestParsedObject: a parsed object verifies as the bytes it was parsed
+// from, whatever happens to the caller's buffer afterwards; its payload
+// is offered unverified only when it is strict JSON of its kind; and a
+// failure found while parsing is reported where verification reaches it
+// (a payload that is not strict JSON under a bad signature fails as a bad
+// signature).
+func TestParsedObject(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	co := w.sign(w.merchant, w.checkout())
+	pm := w.sign(w.user, w.closedPayment(co, usd(8220), ""))
+	buf := bytes.Clone(pm)
+	parsed := Parse[ClosedPaymentMandate](buf)
+	c, ok := parsed.Unverified()
+	if !ok || c.PaymentAmount.Amount != 8220 {
+		t.Fatalf("unverified payload: %+v, %v", c, ok)
+	}
+	// The caller reuses its buffer: the parsed object is unaffected.
+	for i := range buf {
+		buf[i] = 'A'
+	}
+	v, err := VerifyParsedClosedPaymentMandate(actCtx, w.vc(platformID), parsed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(v.Raw, pm) || v.Hash != HashJWS(pm) || v.Claims.PaymentAmount.Amount != 8220 {
+		t.Fatalf("verified %q (hash %s), want the bytes parsed", v.Raw, v.Hash)
+	}
+
+	// A payload with an unknown member, signed: not offered, refused as
+	// payload_invalid after the signature; unsigned: signature_invalid.
+	h, p, _ := jwsParts(pm)
+	payload, err := jwsB64.DecodeString(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := editJSON(t, payload, func(m map[string]any) { m["extra"] = 1 })
+	signed := forgeJWS(t, w.user, actHeader(w.user, KindClosedPaymentMandate.Typ()), extra)
+	if _, ok := Parse[ClosedPaymentMandate](signed).Unverified(); ok {
+		t.Error("a payload with an unknown member was offered")
+	}
+	_, err = VerifyParsedClosedPaymentMandate(actCtx, w.vc(platformID), Parse[ClosedPaymentMandate](signed), nil)
+	wantCode(t, "unknown member, signed", err, CodePayloadInvalid)
+	_, _, sig := jwsParts(pm)
+	unsigned := []byte(h + "." + jwsB64.EncodeToString(extra) + "." + sig)
+	_, err = VerifyParsedClosedPaymentMandate(actCtx, w.vc(platformID), Parse[ClosedPaymentMandate](unsigned), nil)
+	wantCode(t, "unknown member, not signed", err, CodeSignatureInvalid)
+	// Another kind's payload: typ first, then vct after the signature.
+	_, err = VerifyParsedClosedPaymentMandate(actCtx, w.vc(platformID), Parse[ClosedPaymentMandate](co), nil)
+	wantCode(t, "a checkout", err, CodeTypMismatch)
+	if _, ok := Parse[ClosedPaymentMandate]([]byte("not.a.jws.at.all")).Unverified(); ok {
+		t.Error("a malformed JWS was offered")
+	}
+}

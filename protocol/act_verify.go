@@ -3,6 +3,7 @@ package protocol
 // Signing and verifying ACT objects.
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -189,12 +190,86 @@ func lookupKey(ctx context.Context, vc *VerifyContext, kid string) (PartyKey, er
 // strict JSON, vct, issuer = key's party, audience, time window, the
 // kind's rules, revocation.
 func verifyObject[T any, P objectPtr[T]](ctx context.Context, vc *VerifyContext, raw []byte) (*Verified[T], error) {
-	if err := vc.check(); err != nil {
-		return nil, err
+	return verifyParsed[T, P](ctx, vc, Parse[T, P](raw))
+}
+
+// Parsed is an ACT object read but not verified: its framing and header
+// parsed and its payload decoded as strict JSON, each failure kept for
+// verification to report at its place in the order of checks. It lets a
+// verifier route on an unverified field (which open mandate a closed
+// mandate names) without decoding the payload twice; nothing in it may be
+// trusted before a Verify function given it succeeds.
+type Parsed[T any] struct {
+	raw    []byte
+	cj     *compactJWS
+	cjErr  error // framing and header
+	obj    *T
+	objErr error  // base64url or strict JSON of the payload, or its vct
+	objAt  string // which of those failed, for the trace
+}
+
+// Parse reads an ACT object of type T without verifying it. It never
+// fails: what is wrong is reported by the Verify function given it.
+func Parse[T any, P objectPtr[T]](raw []byte) *Parsed[T] {
+	// A copy, so the bytes verified are the bytes decoded whatever the
+	// caller does with raw meanwhile (Verified.Raw shares it).
+	// (One too large is refused before anything is copied.)
+	if len(raw) <= JWSBytesMax {
+		raw = bytes.Clone(raw)
+	}
+	p := &Parsed[T]{raw: raw}
+	if p.cj, p.cjErr = parseCompact(raw); p.cjErr != nil {
+		return p
 	}
 	var obj P = new(T)
 	spec := kindSpecs[obj.Kind()]
-	cj, err := parseCompact(raw)
+	payload := make([]byte, jwsB64.DecodedLen(len(p.cj.payloadB64)))
+	n, err := jwsB64.Decode(payload, p.cj.payloadB64)
+	if err != nil {
+		p.objErr, p.objAt = failWrap(CodeJWSMalformed, "payload", err), "base64url"
+		return p
+	}
+	if err := decodeStrict(payload[:n], obj); err != nil {
+		// A payload of another kind or version fails as such, not as
+		// malformed JSON: look at its vct alone.
+		var head struct {
+			VCT string `json:"vct"`
+		}
+		if json.Unmarshal(payload[:n], &head) == nil && head.VCT != spec.vct {
+			p.objErr, p.objAt = vctError(spec, head.VCT), "vct"
+			return p
+		}
+		var f *Failure
+		if !errors.As(err, &f) {
+			err = failWrap(CodePayloadInvalid, "", err)
+		}
+		p.objErr, p.objAt = err, "strict JSON"
+		return p
+	}
+	p.obj = (*T)(obj)
+	return p
+}
+
+// Unverified returns the decoded payload, not verified: for routing only.
+// ok is false when the object did not parse or its payload is not strict
+// JSON of its kind.
+func (p *Parsed[T]) Unverified() (obj *T, ok bool) {
+	return p.obj, p.cjErr == nil && p.objErr == nil
+}
+
+// verifyParsed runs the checks every object gets, in this order: size
+// and framing, header, typ, key lookup, alg against the key, signer
+// role, signature over the exact bytes, then (only now) the payload as
+// strict JSON, vct, issuer = key's party, audience, time window, the
+// kind's rules, revocation.
+func verifyParsed[T any, P objectPtr[T]](ctx context.Context, vc *VerifyContext, parsed *Parsed[T]) (*Verified[T], error) {
+	if err := vc.check(); err != nil {
+		return nil, err
+	}
+	raw := parsed.raw
+	var obj P = new(T)
+	spec := kindSpecs[obj.Kind()]
+	cj, err := parsed.cj, parsed.cjErr
 	if err != nil {
 		return nil, vc.note("jws", "compact serialization and header", err)
 	}
@@ -225,26 +300,10 @@ func verifyObject[T any, P objectPtr[T]](ctx context.Context, vc *VerifyContext,
 		return nil, vc.note("signature", "over the exact bytes received", fail(CodeSignatureInvalid, "signature", "does not verify"))
 	}
 	vc.note("signature", cj.header.Alg+" over the exact bytes received", nil)
-	payload := make([]byte, jwsB64.DecodedLen(len(cj.payloadB64)))
-	n, err := jwsB64.Decode(payload, cj.payloadB64)
-	if err != nil {
-		return nil, vc.note("payload", "base64url", failWrap(CodeJWSMalformed, "payload", err))
+	if parsed.objErr != nil {
+		return nil, vc.note("payload", parsed.objAt, parsed.objErr)
 	}
-	if err := decodeStrict(payload[:n], obj); err != nil {
-		// A payload of another kind or version fails as such, not as
-		// malformed JSON: look at its vct alone.
-		var head struct {
-			VCT string `json:"vct"`
-		}
-		if json.Unmarshal(payload[:n], &head) == nil && head.VCT != spec.vct {
-			return nil, vc.note("payload", "vct", vctError(spec, head.VCT))
-		}
-		var f *Failure
-		if !errors.As(err, &f) {
-			err = failWrap(CodePayloadInvalid, "", err)
-		}
-		return nil, vc.note("payload", "strict JSON", err)
-	}
+	obj = P(parsed.obj)
 	vc.note("payload", "strict JSON", nil)
 	c := obj.claims()
 	if err := c.check(spec); err != nil {
@@ -281,7 +340,7 @@ func verifyObject[T any, P objectPtr[T]](ctx context.Context, vc *VerifyContext,
 	}
 	return &Verified[T]{
 		Claims: (*T)(obj),
-		Raw:    append([]byte(nil), raw...),
+		Raw:    raw,
 		Hash:   HashJWS(raw),
 		Header: cj.header,
 		Signer: pk,
@@ -419,7 +478,13 @@ func VerifyClosedCheckoutMandate(ctx context.Context, vc *VerifyContext, raw []b
 // payment instrument must be the open mandate's), nil when present. Bind
 // it to its checkout with CheckPaymentMatchesCheckout.
 func VerifyClosedPaymentMandate(ctx context.Context, vc *VerifyContext, raw []byte, open *Verified[OpenPaymentMandate]) (*Verified[ClosedPaymentMandate], error) {
-	m, err := verifyObject[ClosedPaymentMandate](ctx, vc, raw)
+	return VerifyParsedClosedPaymentMandate(ctx, vc, Parse[ClosedPaymentMandate](raw), open)
+}
+
+// VerifyParsedClosedPaymentMandate is VerifyClosedPaymentMandate of a
+// closed payment mandate already parsed (to find its open mandate).
+func VerifyParsedClosedPaymentMandate(ctx context.Context, vc *VerifyContext, parsed *Parsed[ClosedPaymentMandate], open *Verified[OpenPaymentMandate]) (*Verified[ClosedPaymentMandate], error) {
+	m, err := verifyParsed(ctx, vc, parsed)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -71,26 +72,16 @@ func parseCompact(raw []byte) (*compactJWS, error) {
 	if jwsB64.DecodedLen(len(hb64)) > HeaderBytesMax {
 		return nil, fail(CodeJWSTooLarge, "header", fmt.Sprintf("limit %d bytes", HeaderBytesMax))
 	}
-	hdr := make([]byte, jwsB64.DecodedLen(len(hb64)))
-	n, err := jwsB64.Decode(hdr, hb64)
+	h, err := decodeHeader(hb64)
 	if err != nil {
-		return nil, failWrap(CodeJWSMalformed, "header", fmt.Errorf("base64url: %w", err))
+		return nil, err
 	}
-	hdr = hdr[:n]
 	sig := make([]byte, jwsB64.DecodedLen(len(sb64)))
-	n, err = jwsB64.Decode(sig, sb64)
+	n, err := jwsB64.Decode(sig, sb64)
 	if err != nil {
 		return nil, failWrap(CodeJWSMalformed, "signature", fmt.Errorf("base64url: %w", err))
 	}
 	sig = sig[:n]
-	var h Header
-	if err := decodeStrict(hdr, &h); err != nil {
-		var f *Failure
-		if errors.As(err, &f) && f.Code == CodeJWSTooLarge {
-			return nil, err
-		}
-		return nil, failWrap(CodeJWSHeaderInvalid, "header", err)
-	}
 	switch h.Alg {
 	case AlgEdDSA, AlgES256:
 	case "":
@@ -105,6 +96,46 @@ func parseCompact(raw []byte) (*compactJWS, error) {
 		return nil, fail(CodeJWSHeaderInvalid, "header.kid", "not an RFC 7638 SHA-256 thumbprint")
 	}
 	return &compactJWS{header: h, signingInput: raw[:d2], payloadB64: pb64, sig: sig}, nil
+}
+
+// headers holds the headers decoded lately by their base64url text: a
+// signer's objects share one header, decoded once. Bounded: it is
+// emptied when full.
+var headers struct {
+	sync.Mutex
+	m map[string]Header
+}
+
+const headersMax = 4096
+
+// decodeHeader decodes a protected header's base64url text as strict
+// JSON (not its members' values, which parseCompact checks).
+func decodeHeader(hb64 []byte) (Header, error) {
+	headers.Lock()
+	h, ok := headers.m[string(hb64)]
+	headers.Unlock()
+	if ok {
+		return h, nil
+	}
+	hdr := make([]byte, jwsB64.DecodedLen(len(hb64)))
+	n, err := jwsB64.Decode(hdr, hb64)
+	if err != nil {
+		return Header{}, failWrap(CodeJWSMalformed, "header", fmt.Errorf("base64url: %w", err))
+	}
+	if err := decodeStrict(hdr[:n], &h); err != nil {
+		var f *Failure
+		if errors.As(err, &f) && f.Code == CodeJWSTooLarge {
+			return Header{}, err
+		}
+		return Header{}, failWrap(CodeJWSHeaderInvalid, "header", err)
+	}
+	headers.Lock()
+	if len(headers.m) >= headersMax || headers.m == nil {
+		headers.m = make(map[string]Header)
+	}
+	headers.m[string(hb64)] = h
+	headers.Unlock()
+	return h, nil
 }
 
 // isThumbprint reports whether s has the shape of a SHA-256 thumbprint:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -300,7 +301,9 @@ var sinks sync.Map
 
 // PayeeAccount returns the receiving account of a payee in a currency
 // ledger.
-func PayeeAccount(payee string, l uint32) ledger.ID { return id("payee", payee, fmt.Sprint(l)) }
+func PayeeAccount(payee string, l uint32) ledger.ID {
+	return id("payee", payee, strconv.FormatUint(uint64(l), 10))
+}
 
 // CreateWallet opens a wallet for owner in a registered currency.
 func (s *Service) CreateWallet(ctx context.Context, owner, currency string) (*Wallet, error) {

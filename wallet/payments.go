@@ -174,8 +174,14 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if err != nil {
 		return nil, err
 	}
+	// The closed mandate is parsed once: its unverified payload names the
+	// open mandate to verify it against (a payload that is not strict
+	// JSON is peeked at loosely, so it fails verification in order).
+	parsed := protocol.Parse[protocol.ClosedPaymentMandate](req.ClosedMandate)
 	var peek closedRef
-	if err := peekJWS("closed_mandate", req.ClosedMandate, &peek); err != nil {
+	if c, ok := parsed.Unverified(); ok {
+		peek = closedRef{ID: c.ID, IssuedAt: c.IssuedAt, OpenMandateHash: c.OpenMandateHash}
+	} else if err := peekJWS("closed_mandate", req.ClosedMandate, &peek); err != nil {
 		return nil, refusal(protocol.CodePayloadInvalid, err.Error())
 	}
 	// The same closed mandate again (a retry): the same payment, whatever
@@ -204,7 +210,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	}
 	vc := s.verifyContext()
 	vc.Now = now
-	cv, err := protocol.VerifyClosedPaymentMandate(ctx, vc, req.ClosedMandate, m.open)
+	cv, err := protocol.VerifyParsedClosedPaymentMandate(ctx, vc, parsed, m.open)
 	if err != nil {
 		return nil, refusal(protocol.CodeOf(err), err.Error())
 	}

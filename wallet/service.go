@@ -212,14 +212,16 @@ func (s *Service) now() time.Time { return s.clock.Now() }
 // of SHA-256 over them, so every node and every retry names an account or
 // transfer the same way (and a retry is idempotent).
 func id(parts ...string) ledger.ID {
-	h := sha256.New()
-	h.Write([]byte("agentpay/wallet/v1"))
+	// The input is built on the stack for the usual short parts.
+	var buf [256]byte
+	in := append(buf[:0], "agentpay/wallet/v1"...)
 	for _, p := range parts {
-		h.Write([]byte{0})
-		h.Write([]byte(p))
+		in = append(in, 0)
+		in = append(in, p...)
 	}
+	sum := sha256.Sum256(in)
 	var out ledger.ID
-	copy(out[:], h.Sum(nil))
+	copy(out[:], sum[:])
 	if out.IsZero() || out == ledger.IDMax {
 		out[15] ^= 1
 	}
