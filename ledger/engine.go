@@ -267,7 +267,9 @@ func (e *Engine) CreateTransfers(ctx context.Context, transfers []Transfer, idem
 // transfers, then, only if every one of them committed with ResultOK, its
 // docs (with their Timestamp set). It returns one result per account then
 // per transfer, and whether the docs committed, once the batch is
-// durable. The engine owns req's slices until Submit returns.
+// durable. The engine owns req's slices until Submit returns, and its
+// docs' bodies for good: the caller never changes them afterwards (a
+// Submit that returns early, its context done, may still commit them).
 func (e *Engine) Submit(ctx context.Context, req *Request, idem *Idempotency) ([]Result, bool, error) {
 	if len(req.Docs) > DocsPerSubmit {
 		return nil, false, fmt.Errorf("%w: %d docs, limit %d", ErrInvalidDoc, len(req.Docs), DocsPerSubmit)

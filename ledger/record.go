@@ -69,13 +69,12 @@ type Request struct {
 }
 
 // AddDocs appends docs to the open batch with fresh timestamps; it sets
-// each doc's Timestamp and keeps a copy of its body.
+// each doc's Timestamp. The batch holds each body as it is, not a copy:
+// a doc's body is the ledger's from then on and never changes.
 func (s *State) AddDocs(now uint64, docs []Doc) {
 	s.mustBeOpen()
 	for i := range docs {
 		docs[i].Timestamp = s.tick(now)
-		d := docs[i]
-		d.Body = append([]byte(nil), d.Body...)
-		s.batch.Docs = append(s.batch.Docs, d)
+		s.batch.Docs = append(s.batch.Docs, docs[i])
 	}
 }

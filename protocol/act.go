@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -305,24 +306,43 @@ func (m Money) SameAsset(o Money) bool { return m.Currency == o.Currency && m.Sc
 
 // String renders "12.34 USD" (the amount at its scale).
 func (m Money) String() string {
-	return formatMinor(m.Amount, m.Scale) + " " + m.Currency
+	var buf [48]byte
+	b := appendMinor(buf[:0], m.Amount, m.Scale)
+	b = append(b, ' ')
+	return string(append(b, m.Currency...))
 }
 
 // formatMinor renders an amount of minor units at scale as a decimal.
 func formatMinor(amount int64, scale uint8) string {
-	neg := amount < 0
+	var buf [48]byte
+	return string(appendMinor(buf[:0], amount, scale))
+}
+
+// appendMinor appends amount of minor units at scale as a decimal: the
+// digits of |amount|, zero-padded to scale+1, a point before the last
+// scale of them, a minus sign first when negative.
+func appendMinor(b []byte, amount int64, scale uint8) []byte {
 	u := uint64(amount)
-	if neg {
+	if amount < 0 {
+		b = append(b, '-')
 		u = -u
 	}
-	s := fmt.Sprintf("%0*d", int(scale)+1, u)
-	if scale > 0 {
-		s = s[:len(s)-int(scale)] + "." + s[len(s)-int(scale):]
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], u, 10)
+	pad := max(int(scale)+1-len(d), 0)
+	total := pad + len(d)
+	point := total - int(scale) // digits before the point: at least 1
+	for i := range total {
+		if i == point {
+			b = append(b, '.')
+		}
+		if i < pad {
+			b = append(b, '0')
+		} else {
+			b = append(b, d[i-pad])
+		}
 	}
-	if neg {
-		s = "-" + s
-	}
-	return s
+	return b
 }
 
 // Merchant identifies a payee (AP2 Merchant). Only ID is compared; Name

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 // forge builds a compact JWS with any header and payload JSON, signed by
@@ -658,6 +660,24 @@ func TestMoneyString(t *testing.T) {
 			t.Errorf("%+v: %q, want %q", c.m, got, c.want)
 		}
 	}
+	// Any amount at any scale: the decimal fmt would write.
+	rapid.Check(t, func(t *rapid.T) {
+		m := Money{Amount: rapid.OneOf(rapid.Int64(), rapid.Int64Range(-1000, 1000)).Draw(t, "amount"),
+			Scale: rapid.Uint8Range(0, 40).Draw(t, "scale"), Currency: "USD"}
+		u := uint64(m.Amount)
+		sign := ""
+		if m.Amount < 0 {
+			u, sign = -u, "-"
+		}
+		digits := fmt.Sprintf("%0*d", int(m.Scale)+1, u)
+		want := digits
+		if m.Scale > 0 {
+			want = digits[:len(digits)-int(m.Scale)] + "." + digits[len(digits)-int(m.Scale):]
+		}
+		if want = sign + want + " USD"; m.String() != want {
+			t.Fatalf("%+v: %q, want %q", m, m.String(), want)
+		}
+	})
 }
 
 func TestAudienceForms(t *testing.T) {

@@ -316,8 +316,8 @@ func (c *AmountRangeConstraint) evaluate(e *evalEnv) Check {
 		return failed(CodeAmountOutOfRange, fmt.Sprintf("%s is above the maximum %s",
 			p.Amount, e.fmtMoney(c.Max, c.Currency, c.Scale)), hi)
 	}
-	return pass(fmt.Sprintf("%s is within [%s, %s]", p.Amount,
-		e.fmtMoney(c.Min, c.Currency, c.Scale), e.fmtMoney(c.Max, c.Currency, c.Scale)), hi)
+	return pass(p.Amount.String()+" is within ["+e.fmtMoney(c.Min, c.Currency, c.Scale)+", "+
+		e.fmtMoney(c.Max, c.Currency, c.Scale)+"]", hi)
 }
 
 func (c *BudgetConstraint) evaluate(e *evalEnv) Check {
@@ -339,8 +339,8 @@ func (c *BudgetConstraint) evaluate(e *evalEnv) Check {
 		return failed(CodeBudgetExceeded, fmt.Sprintf("%s spent %s plus %s is above the budget %s",
 			e.fmtMoney(used, c.Currency, c.Scale), what, p.Amount, e.fmtMoney(c.Max, c.Currency, c.Scale)), l)
 	}
-	return pass(fmt.Sprintf("%s of the %s budget %s left after this payment",
-		e.fmtMoney(l.Remaining, c.Currency, c.Scale), period, e.fmtMoney(c.Max, c.Currency, c.Scale)), l)
+	return pass(e.fmtMoney(l.Remaining, c.Currency, c.Scale)+" of the "+period+" budget "+
+		e.fmtMoney(c.Max, c.Currency, c.Scale)+" left after this payment", l)
 }
 
 // nextAllowed returns the earliest time the mandate may be used again

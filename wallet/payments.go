@@ -62,9 +62,9 @@ type Committed struct {
 // transfers (filled in by the engine), their fingerprints as submitted and
 // its docs (timestamped by the engine).
 func committedOf(ts []ledger.Transfer, fps []uint64, docs []ledger.Doc) *Committed {
-	c := &Committed{Docs: docs}
+	c := &Committed{Docs: docs, Transfers: make([]ledger.TransferRecord, len(ts))}
 	for i := range ts {
-		c.Transfers = append(c.Transfers, ledger.TransferRecord{Transfer: ts[i], Fingerprint: fps[i]})
+		c.Transfers[i] = ledger.TransferRecord{Transfer: ts[i], Fingerprint: fps[i]}
 	}
 	return c
 }
