@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentpay/agentpay/internal/proc"
 	"github.com/agentpay/agentpay/ledger"
 )
 
@@ -138,13 +139,13 @@ func BenchmarkCommitBatch(b *testing.B) {
 				b.StopTimer()
 				batch := l.nextBatch()
 				touched += len(batch.Accounts)
-				c0 := processCPU()
+				c0 := proc.CPU()
 				b.StartTimer()
 				if err := s.CommitBatch(ctx, batch); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				cpu += processCPU() - c0
+				cpu += proc.CPU() - c0
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.N*benchTransfers)/b.Elapsed().Seconds(), "transfers/s")
@@ -316,13 +317,13 @@ func BenchmarkCommitBatchSmall(b *testing.B) {
 					batch.Outcomes = append(batch.Outcomes, ledger.Outcome{Key: fmt.Sprintf("key-%d", n),
 						Status: 201, Body: body, CreatedAt: l.ts})
 				}
-				c0 := processCPU()
+				c0 := proc.CPU()
 				b.StartTimer()
 				if err := s.CommitBatch(ctx, batch); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				cpu += processCPU() - c0
+				cpu += proc.CPU() - c0
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/batch")

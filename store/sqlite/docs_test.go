@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentpay/agentpay/internal/proc"
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store"
 )
@@ -351,13 +352,13 @@ func BenchmarkCommitDocs(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		batch := d.batch()
-		c0 := processCPU()
+		c0 := proc.CPU()
 		b.StartTimer()
 		if err := d.s.CommitBatch(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		cpu += processCPU() - c0
+		cpu += proc.CPU() - c0
 		b.StartTimer()
 	}
 	b.StopTimer()
