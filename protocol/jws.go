@@ -197,6 +197,15 @@ func decodeStrict(data []byte, v any) error {
 	if err := checkJSONShape(data); err != nil {
 		return err
 	}
+	if f, ok := v.(fastDecoder); ok && f.decodeFast(data) {
+		return nil
+	}
+	return decodeJSON(data, v)
+}
+
+// decodeJSON is decodeStrict's decoding with encoding/json, unknown
+// members refused, after the shape check.
+func decodeJSON(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
