@@ -47,8 +47,16 @@ type Payment struct {
 	Answer    *Answer           `json:"answer,omitempty"`
 
 	// committed is what the last change of the payment committed: its
-	// transfers (as the engine filled them in) and its doc, for receipts.
-	committed *Committed
+	// transfers (as the engine filled them in), their fingerprints as
+	// submitted and its doc, for receipts (Evidence builds the records).
+	committed *submitted
+}
+
+// submitted is a committed request as it was submitted.
+type submitted struct {
+	ts   []ledger.Transfer
+	fps  []uint64
+	docs []ledger.Doc
 }
 
 // Committed is what one change committed: transfer records and docs, as
@@ -80,8 +88,8 @@ func fingerprints(ts []ledger.Transfer) []uint64 {
 // Evidence returns the records the payment's latest change committed (the
 // payment, or the owner's answer): what a receipt for it names.
 func (s *Service) Evidence(ctx context.Context, p *Payment) (*Committed, error) {
-	if p.committed != nil {
-		return p.committed, nil
+	if c := p.committed; c != nil {
+		return committedOf(c.ts, c.fps, c.docs), nil
 	}
 	kind := KindPayment
 	ids := make([]ledger.ID, len(p.Legs))
@@ -335,7 +343,7 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 		}
 		return s.chainRefusal(ctx, m, p, res, now)
 	}
-	p.committed = committedOf(ts, fps, creq.Docs)
+	p.committed = &submitted{ts, fps, creq.Docs}
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
 	s.keep(p)
@@ -726,7 +734,7 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 			}
 		}
 	}
-	q.committed = committedOf(ts, fps, areq.Docs)
+	q.committed = &submitted{ts, fps, areq.Docs}
 	s.keep(&q)
 	return &q, nil
 }

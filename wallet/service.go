@@ -25,6 +25,7 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -255,7 +256,19 @@ func firstFailure(res []ledger.Result) string {
 }
 
 // doc returns a doc of kind and key with v as its JSON body.
+// docBufs are buffers for encoding payment docs.
+var docBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
 func doc(kind, key string, v any) ledger.Doc {
+	if p, ok := v.(*Payment); ok {
+		// Encoded into a reused buffer, kept at its exact size.
+		buf := docBufs.Get().(*[]byte)
+		defer docBufs.Put(buf)
+		var ok bool
+		if *buf, ok = appendPayment((*buf)[:0], p); ok {
+			return ledger.Doc{Kind: kind, Key: key, Body: bytes.Clone(*buf)}
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("wallet: marshal %s: %v", kind, err))
