@@ -7,7 +7,6 @@ package sdk
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,8 +35,10 @@ func WithRequestSigner(s protocol.RequestSigner) Option {
 	return func(c *Client) { c.signer = s }
 }
 
-// newJTI returns a fresh random jti (26 base32 characters, 130 bits).
-func newJTI() string { return rand.Text() }
+// newJTI returns a fresh time-ordered jti (protocol.NewJTI: the time in
+// milliseconds, then 128 random bits), which the platform stores next to
+// the other records of its moment.
+func newJTI() string { return protocol.NewJTI(time.Now(), nil) }
 
 // Agent is an AI agent's signer: its Ed25519 key and its agent id (the
 // sub of the open mandates the user gives it, and the iss of what it

@@ -1,6 +1,9 @@
 package wallet
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -13,29 +16,59 @@ import (
 // TestSingleUseLeg: two closed mandates with one jti (other iat) make
 // chains whose first leg has one id, so the ledger refuses the second
 // chain even without the service's claims; other agents' or other jtis'
-// chains differ, and the other legs start with the payment's time.
+// chains differ, and the other legs start with the payment's time. A
+// time-ordered jti's legs, the first included, start with the jti's time.
 func TestSingleUseLeg(t *testing.T) {
 	s := &Service{}
 	m, w := &Mandate{ID: "mdt_1"}, &Wallet{ID: "wal_1"}
 	now := time.Unix(1_800_000_000, 0)
 	chain := func(agent, jti string, iat int64) []Leg {
-		return s.legs(m, w, &Payment{ID: paymentID(agent, jti, iat)}, now)
+		p := &Payment{ID: paymentID(agent, jti, iat)}
+		_, p.timed = protocol.JTITime(jti)
+		return s.legs(m, w, p, now)
 	}
-	a := chain("agt_a", "jti-0001", 1_800_000_000)
-	b := chain("agt_a", "jti-0001", 1_800_000_100)
-	if a[0].Transfer != b[0].Transfer {
-		t.Fatalf("one jti, two first legs: %v, %v", a[0].Transfer, b[0].Transfer)
+	jtiAt := func(ms int64, fill byte) string {
+		return protocol.NewJTI(time.UnixMilli(ms), bytes.NewReader(bytes.Repeat([]byte{fill}, 16)))
 	}
-	if a[1].Transfer == b[1].Transfer {
-		t.Fatal("the payment legs of two payments share an id")
-	}
-	for _, other := range [][]Leg{chain("agt_b", "jti-0001", 1_800_000_000), chain("agt_a", "jti-0002", 1_800_000_000)} {
-		if other[0].Transfer == a[0].Transfer {
-			t.Fatal("another agent's or another jti's first leg has the same id")
+	timed, timed2 := jtiAt(1_800_000_000_250, 1), jtiAt(1_800_000_000_250, 2)
+	for _, c := range []struct {
+		jti, other string
+		timed      bool
+	}{
+		{"jti-0001", "jti-0002", false},
+		{timed, timed2, true},
+	} {
+		a := chain("agt_a", c.jti, 1_800_000_000)
+		b := chain("agt_a", c.jti, 1_800_000_100)
+		if a[0].Transfer != b[0].Transfer {
+			t.Fatalf("%s: one jti, two first legs: %v, %v", c.jti, a[0].Transfer, b[0].Transfer)
 		}
-	}
-	if got, want := a[1].Transfer[:timePrefix], paymentIDTime(1_800_000_000); string(got) != string(want) {
-		t.Fatalf("payment leg starts %x, want the payment's time %x", got, want)
+		if a[1].Transfer == b[1].Transfer && !c.timed {
+			t.Fatalf("%s: the payment legs of two payments share an id", c.jti)
+		}
+		for _, other := range [][]Leg{chain("agt_b", c.jti, 1_800_000_000), chain("agt_a", c.other, 1_800_000_000)} {
+			if other[0].Transfer == a[0].Transfer {
+				t.Fatalf("%s: another agent's or another jti's first leg has the same id", c.jti)
+			}
+		}
+		if !isSingleUse(paymentID("agt_a", c.jti, 1_800_000_000), a[0].Transfer) {
+			t.Fatalf("%s: the first leg is not the single-use leg", c.jti)
+		}
+		if !c.timed {
+			if got, want := a[1].Transfer[:timePrefix], paymentIDTime(1_800_000_000); string(got) != string(want) {
+				t.Fatalf("payment leg starts %x, want the payment's time %x", got, want)
+			}
+			continue
+		}
+		// The jti's time, to the millisecond, starts every leg.
+		var ms [8]byte
+		binary.BigEndian.PutUint64(ms[:], 1_800_000_000_250<<16)
+		want := ms[:timePrefix]
+		for _, l := range a {
+			if string(l.Transfer[:timePrefix]) != string(want) {
+				t.Fatalf("%s leg starts %x, want the jti's time %x", l.Name, l.Transfer[:timePrefix], want)
+			}
+		}
 	}
 }
 
@@ -51,7 +84,7 @@ func paymentIDTime(iat int64) []byte {
 // closed mandate with that jti, whatever its iat, is refused; a payment
 // with a single-use leg is left to the ledger.
 func TestLegacyJTIs(t *testing.T) {
-	s := &Service{}
+	s := &Service{clock: fixedClock{time.Unix(1_800_000_000, 0)}}
 	load := func(p Payment) {
 		t.Helper()
 		body, err := json.Marshal(p)
@@ -65,7 +98,7 @@ func TestLegacyJTIs(t *testing.T) {
 	legacy := PrefixPayment + id("payment", "agt_a", "jti-legacy").String()
 	load(Payment{ID: legacy, Legs: []Leg{{Name: "total", Transfer: id("leg", legacy, "total")}}})
 	current := paymentID("agt_a", "jti-current", 1_800_000_000)
-	load(Payment{ID: current, Legs: []Leg{{Name: "total", Transfer: singleUse(current)}}})
+	load(Payment{ID: current, Legs: []Leg{{Name: "total", Transfer: singleUse(current, false)}}})
 
 	for _, iat := range []int64{1_700_000_000, 1_800_000_000} {
 		var r *Refusal
@@ -79,3 +112,62 @@ func TestLegacyJTIs(t *testing.T) {
 		}
 	}
 }
+
+// TestMovedSingleUse: a payment made, before time-ordered jtis put their
+// time in the single-use leg, with a jti of that form (its id from the iat,
+// its single-use leg a hash) keeps its jti refused while its closed
+// mandate may still be presented, whatever iat the new one has; older
+// payments, payments with other jtis and payments made since are left to
+// the ledger.
+func TestMovedSingleUse(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	s := &Service{clock: fixedClock{now}}
+	jti := protocol.NewJTI(now.Add(-time.Minute), nil)
+	closedWith := func(jti string) string {
+		payload, _ := json.Marshal(map[string]any{"jti": jti, "iat": now.Unix() - 60})
+		return "e30." + base64.RawURLEncoding.EncodeToString(payload) + ".c2ln"
+	}
+	// The id and first leg the payment got before (the iat's time, a hash).
+	before := func(agent, jti string, at time.Time) Payment {
+		pid := PrefixPayment + id("payment", agent, jti).String()
+		x, _ := ledger.ParseID(pid[len(PrefixPayment):])
+		copy(x[:timePrefix], paymentIDTime(at.Unix()))
+		pid = PrefixPayment + x.String()
+		return Payment{ID: pid, Closed: closedWith(jti), CreatedAt: at,
+			Legs: []Leg{{Name: "total", Transfer: singleUse(pid, false)}}}
+	}
+	load := func(p Payment) {
+		t.Helper()
+		body, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.applyPayment(ledger.Doc{Kind: KindPayment, Key: p.ID, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load(before("agt_a", jti, now.Add(-time.Minute)))
+	oldJTI := protocol.NewJTI(now.Add(-3*time.Hour), nil)
+	load(before("agt_a", oldJTI, now.Add(-3*time.Hour)))
+	load(before("agt_a", "jti-plain", now.Add(-time.Minute)))
+	newJTI := protocol.NewJTI(now.Add(-time.Minute), nil)
+	pid := paymentID("agt_a", newJTI, now.Unix())
+	load(Payment{ID: pid, Closed: closedWith(newJTI), CreatedAt: now, Legs: []Leg{{Name: "total", Transfer: singleUse(pid, true)}}})
+
+	for _, iat := range []int64{now.Unix() - 60, now.Unix()} {
+		var r *Refusal
+		if err := s.unusedJTI(paymentID("agt_a", jti, iat)); !errors.As(err, &r) || r.Code != protocol.CodeReplayed {
+			t.Fatalf("a recent payment's time-ordered jti, presented again at iat %d: %v", iat, err)
+		}
+	}
+	for _, p := range []string{paymentID("agt_a", oldJTI, now.Unix()), paymentID("agt_a", "jti-plain", now.Unix()),
+		paymentID("agt_a", newJTI, now.Unix()), paymentID("agt_b", jti, now.Unix())} {
+		if err := s.unusedJTI(p); err != nil {
+			t.Fatalf("%s: %v (expired, a plain jti, made since, or another agent's)", p, err)
+		}
+	}
+}
+
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }

@@ -46,6 +46,9 @@ type Payment struct {
 	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
 	Answer    *Answer           `json:"answer,omitempty"`
 
+	// timed is whether the closed mandate's jti is time-ordered (the
+	// single-use leg's id starts with its time; singleUse).
+	timed bool
 	// committed is what the last change of the payment committed: its
 	// transfers (as the engine filled them in), their fingerprints as
 	// submitted and its doc, for receipts (Evidence builds the records).
@@ -234,6 +237,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	p := &Payment{ID: paymentID(agent.ID, c.ID, c.IssuedAt), Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
+	_, p.timed = protocol.JTITime(c.ID)
 	if prev, ok := s.payment(p.ID); ok {
 		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
 	}
@@ -409,25 +413,39 @@ func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, now time.Time) []Leg {
 	}
 	legs = append(legs, Leg{Name: "payment", Account: w.Account})
 	// The first leg's id derives from the agent and the closed mandate's
-	// id alone (the payment id's hash part), so the ledger itself
-	// refuses a second chain for the same jti, whatever raced it and
-	// whatever its iat: single use is enforced in the transaction that
-	// moves the money. The other legs' ids derive from the payment's and
-	// start with its time, so a batch's ids share their store pages
-	// instead of each landing on a random one.
+	// id alone (singleUse), so the ledger itself refuses a second chain
+	// for the same jti, whatever raced it and whatever its iat: single use
+	// is enforced in the transaction that moves the money. The other
+	// legs' ids derive from the payment's and start with its time, so a
+	// batch's ids share their store pages instead of each landing on a
+	// random one.
 	pid, _ := ledger.ParseID(strings.TrimPrefix(p.ID, PrefixPayment))
 	for i := range legs {
 		legs[i].Transfer = id("leg", p.ID, legs[i].Name)
 		copy(legs[i].Transfer[:timePrefix], pid[:timePrefix])
 	}
-	legs[0].Transfer = singleUse(p.ID)
+	legs[0].Transfer = singleUse(p.ID, p.timed)
 	return legs
 }
 
-// singleUse is the transfer id of the first leg of payment pid's chain:
-// derived from the agent and the closed mandate's jti alone.
-func singleUse(pid string) ledger.ID {
-	return id("single-use", jtiKey(pid))
+// singleUse is the transfer id of the single-use leg of payment pid's
+// chain, derived from the agent and the closed mandate's jti alone: a
+// hash of both (the payment id's hash part), which lands anywhere in the
+// store's id index; when the jti is time-ordered (timed), the payment id's
+// time, which is the jti's, comes first, so the leg is stored with the
+// payment's other records.
+func singleUse(pid string, timed bool) ledger.ID {
+	x := id("single-use", jtiKey(pid))
+	if timed {
+		p, _ := ledger.ParseID(strings.TrimPrefix(pid, PrefixPayment))
+		copy(x[:timePrefix], p[:timePrefix])
+	}
+	return x
+}
+
+// isSingleUse reports whether transfer t is payment pid's single-use leg.
+func isSingleUse(pid string, t ledger.ID) bool {
+	return t == singleUse(pid, false) || t == singleUse(pid, true)
 }
 
 // jtiKey is the part of payment id pid that names the agent and the
@@ -435,6 +453,27 @@ func singleUse(pid string) ledger.ID {
 func jtiKey(pid string) string {
 	x, _ := ledger.ParseID(strings.TrimPrefix(pid, PrefixPayment))
 	return string(x[timePrefix:])
+}
+
+// movedSingleUse reports whether payment p was made before single-use
+// legs of time-ordered jtis started with the jti's time, with a jti of
+// that form, and its closed mandate may still be presented: it would get
+// another payment id and single-use leg now, so its jti is remembered
+// (unusedJTI) until the closed mandate has expired. Only payments of the
+// last ClosedMandateLifetimeMax (and twice the clock skew) are read.
+func (s *Service) movedSingleUse(p *Payment) bool {
+	if s.now().After(p.CreatedAt.Add(protocol.ClosedMandateLifetimeMax + 2*protocol.ClockSkewLimit)) {
+		return false
+	}
+	if !slices.ContainsFunc(p.Legs, func(l Leg) bool { return l.Transfer == singleUse(p.ID, false) }) {
+		return false
+	}
+	var ref closedRef
+	if peekJWS("closed_mandate", []byte(p.Closed), &ref) != nil {
+		return false
+	}
+	_, timed := protocol.JTITime(ref.ID)
+	return timed
 }
 
 // unusedJTI refuses the jti of payment pid if a payment made before
@@ -509,7 +548,7 @@ func (s *Service) chainRefusal(ctx context.Context, m *Mandate, p *Payment, res 
 		leg := p.Legs[i]
 		limits := s.remaining(ctx, m, now, true)
 		switch {
-		case (r == ledger.ResultExists || r == ledger.ResultExistsWithDifferentFields) && leg.Transfer == singleUse(p.ID):
+		case (r == ledger.ResultExists || r == ledger.ResultExistsWithDifferentFields) && isSingleUse(p.ID, leg.Transfer):
 			// A chain for this jti committed already.
 			return refusal(protocol.CodeReplayed, "this closed mandate id was used already")
 		case r == ledger.ResultExists || r == ledger.ResultExistsWithDifferentFields:
@@ -623,9 +662,12 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 		return err
 	}
 	s.payments.Store(p.ID, &p)
-	if !slices.ContainsFunc(p.Legs, func(l Leg) bool { return l.Transfer == singleUse(p.ID) }) {
+	switch {
+	case !slices.ContainsFunc(p.Legs, func(l Leg) bool { return isSingleUse(p.ID, l.Transfer) }):
 		// A payment made before chains had a single-use leg: its jti is
 		// remembered here instead (unusedJTI).
+		s.legacyJTIs.Store(jtiKey(p.ID), p.ID)
+	case s.movedSingleUse(&p):
 		s.legacyJTIs.Store(jtiKey(p.ID), p.ID)
 	}
 	if m, ok := s.mandates[p.Mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
@@ -753,15 +795,21 @@ func (s *Service) applyApproval(d ledger.Doc) error {
 const timePrefix = 6
 
 // paymentID is the id of agent's payment with the closed mandate jti
-// issued at iat (Unix seconds): the issue time in milliseconds, then ten
-// bytes of a hash of the agent and jti. Ids of one moment sort together
-// (and share store pages); the hash part names the agent's jti, and the
-// payment's single-use leg derives from it (legs), so a closed mandate id
-// pays once whatever its iat.
+// issued at iat (Unix seconds): a time in milliseconds, then ten bytes of
+// a hash of the agent and jti. The time is the jti's own when it is
+// time-ordered (protocol.JTITime; the SDK's are), the issue time
+// otherwise. Ids of one moment sort together (and share store pages); the
+// hash part names the agent's jti, and the payment's single-use leg
+// derives from it (legs), so a closed mandate id pays once whatever its
+// iat.
 func paymentID(agentID, jti string, iat int64) string {
 	h := id("payment", agentID, jti)
+	t := uint64(min(max(iat, 0), 1<<47/1000) * 1000)
+	if jt, ok := protocol.JTITime(jti); ok {
+		t = jt
+	}
 	var ms [8]byte // as ledger.NewID: milliseconds, big-endian, in 48 bits
-	binary.BigEndian.PutUint64(ms[:], uint64(min(max(iat, 0), 1<<47/1000)*1000)<<16)
+	binary.BigEndian.PutUint64(ms[:], t<<16)
 	copy(h[:timePrefix], ms[:timePrefix])
 	return PrefixPayment + h.String()
 }

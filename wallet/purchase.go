@@ -369,6 +369,7 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	p := &Payment{ID: pid, Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: pm.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.PaymentMandate), CreatedAt: now.UTC()}
+	_, p.timed = protocol.JTITime(pm.ID)
 	ref := CheckoutRef{Hash: co.Hash, ID: co.Claims.ID, Merchant: co.Claims.Issuer,
 		MandateHash: vp.CheckoutMandate.Hash, OpenMandate: cmo.ID}
 	if price != nil {

@@ -15,8 +15,20 @@ import (
 // bytes again return the same payment; another closed mandate with the
 // same id (another iat, another amount) is refused as a replay, alone,
 // concurrently and after a restart, and moves nothing. Payment ids sort by
-// the closed mandates' issue times.
+// the closed mandates' issue times (a time-ordered jti's time).
 func TestClosedMandateIDPaysOnce(t *testing.T) {
+	// A plain jti, and time-ordered ones (as the SDK makes), whose time
+	// starts the payment's records instead of the iat.
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, jtis := range [][2]string{
+		{"jti-pays-once-0001", "jti-pays-once-0002"},
+		{jtiOf(t0, 1), jtiOf(t0.Add(time.Second), 2)},
+	} {
+		t.Run(jtis[0], func(t *testing.T) { closedMandateIDPaysOnce(t, jtis[0], jtis[1]) })
+	}
+}
+
+func closedMandateIDPaysOnce(t *testing.T, jti1, jti2 string) {
 	e := newEnv(t, []risk.Rule{})
 	agent, key := e.agent("once")
 	m := e.mandate(key, agent.ID, usd(100_000))
@@ -33,7 +45,7 @@ func TestClosedMandateIDPaysOnce(t *testing.T) {
 		c.TransactionID = protocol.HashJWS([]byte(c.Claims.ID))
 		return sign(t, key, c)
 	}
-	first := variant("jti-pays-once-0001", -100, 25)
+	first := variant(jti1, -100, 25)
 	p, err := e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: first})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +70,7 @@ func TestClosedMandateIDPaysOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: variant("jti-pays-once-0001", -int64(i+1), int64(30+i))})
+				_, errs[i] = e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: variant(jti1, -int64(i+1), int64(30+i))})
 			}()
 		}
 		wg.Wait()
@@ -80,7 +92,7 @@ func TestClosedMandateIDPaysOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			paid[i], _ = e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: variant("jti-pays-once-0002", -int64(i), 40)})
+			paid[i], _ = e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: variant(jti2, -int64(i), 40)})
 		}()
 	}
 	wg.Wait()

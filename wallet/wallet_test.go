@@ -1,8 +1,10 @@
 package wallet_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -105,7 +107,23 @@ func (e *env) claims(iss, sub string, life time.Duration) protocol.Claims {
 	now := e.clock.Now()
 	return protocol.Claims{Issuer: iss, Subject: sub, Audience: protocol.Audience{platform},
 		IssuedAt: now.Add(-time.Second).Unix(), Expiry: now.Add(life).Unix(),
-		ID: fmt.Sprintf("jti-0123456789abcdef-%d", e.jti.Add(1))}
+		ID: e.nextJTI(now)}
+}
+
+// nextJTI returns a fresh jti made at now: time-ordered, as the SDK
+// makes them. The fake clock stands still, while agents sign one object
+// after another: each jti's time is 100 µs after the previous one's.
+func (e *env) nextJTI(now time.Time) string {
+	n := e.jti.Add(1)
+	return jtiOf(now.Add(time.Duration(n)*100*time.Microsecond), n)
+}
+
+// jtiOf is a test's jti made at now: time-ordered, as the SDK makes
+// them, its random part n.
+func jtiOf(now time.Time, n int64) string {
+	var r [16]byte
+	binary.BigEndian.PutUint64(r[8:], uint64(n))
+	return protocol.NewJTI(now, bytes.NewReader(r[:]))
 }
 
 func sign(t testing.TB, k protocol.Signer, obj protocol.Object) []byte {
