@@ -19,10 +19,12 @@ import (
 // payments, and TestPaymentJSONFields to the types' fields.
 
 // jsonOut is an encoding in progress; ok turns false when a value needs
-// json.Marshal's error (a time out of range).
+// json.Marshal's error (a time out of range). first is whether the object
+// being written has no member yet.
 type jsonOut struct {
-	b  []byte
-	ok bool
+	b     []byte
+	ok    bool
+	first bool
 }
 
 // str appends s as encoding/json does: plain printable ASCII as it is,
@@ -42,213 +44,173 @@ func (o *jsonOut) str(s string) {
 	o.b = append(o.b, '"')
 }
 
+func (o *jsonOut) open() { o.b, o.first = append(o.b, '{'), true }
+
+func (o *jsonOut) close() { o.b, o.first = append(o.b, '}'), false }
+
 // key appends a member name (plain ASCII, a constant here) and its colon,
 // after a comma unless it is the object's first.
-func (o *jsonOut) key(first bool, name string) {
-	if !first {
+func (o *jsonOut) key(name string) {
+	if !o.first {
 		o.b = append(o.b, ',')
 	}
+	o.first = false
 	o.b = append(o.b, '"')
 	o.b = append(o.b, name...)
 	o.b = append(o.b, '"', ':')
 }
 
-func (o *jsonOut) int(n int64) { o.b = strconv.AppendInt(o.b, n, 10) }
+func (o *jsonOut) kstr(name, v string) { o.key(name); o.str(v) }
 
-func (o *jsonOut) id(id ledger.ID) {
+func (o *jsonOut) kint(name string, n int64) {
+	o.key(name)
+	o.b = strconv.AppendInt(o.b, n, 10)
+}
+
+func (o *jsonOut) kid(name string, id ledger.ID) {
+	o.key(name)
 	o.b = append(o.b, '"')
 	o.b = append(o.b, id.String()...)
 	o.b = append(o.b, '"')
 }
 
-func (o *jsonOut) time(t time.Time) {
+func (o *jsonOut) ktime(name string, t time.Time) {
+	o.key(name)
 	q, err := t.MarshalJSON()
 	o.ok = o.ok && err == nil
 	o.b = append(o.b, q...)
 }
 
-func (o *jsonOut) limits(ls []protocol.Limit) {
+// array appends n elements, written by elem, as a JSON array (null when
+// nilSlice).
+func (o *jsonOut) array(n int, nilSlice bool, elem func(i int)) {
+	if nilSlice {
+		o.b = append(o.b, "null"...)
+		return
+	}
 	o.b = append(o.b, '[')
-	for i := range ls {
-		l := &ls[i]
+	for i := range n {
 		if i > 0 {
 			o.b = append(o.b, ',')
 		}
-		o.b = append(o.b, '{')
-		o.key(true, "name")
-		o.str(l.Name)
-		o.key(false, "unit")
-		o.str(l.Unit)
-		o.key(false, "scale")
-		o.int(int64(l.Scale))
-		o.key(false, "max")
-		o.int(l.Max)
-		o.key(false, "used")
-		o.int(l.Used)
-		o.key(false, "requested")
-		o.int(l.Requested)
-		o.key(false, "remaining")
-		o.int(l.Remaining)
-		o.b = append(o.b, '}')
+		elem(i)
 	}
 	o.b = append(o.b, ']')
+	o.first = false
+}
+
+func (o *jsonOut) limits(ls []protocol.Limit) {
+	o.array(len(ls), ls == nil, func(i int) {
+		l := &ls[i]
+		o.open()
+		o.kstr("name", l.Name)
+		o.kstr("unit", l.Unit)
+		o.kint("scale", int64(l.Scale))
+		o.kint("max", l.Max)
+		o.kint("used", l.Used)
+		o.kint("requested", l.Requested)
+		o.kint("remaining", l.Remaining)
+		o.close()
+	})
 }
 
 func (o *jsonOut) decision(d *protocol.Decision) {
-	o.b = append(o.b, '{')
-	o.key(true, "outcome")
-	o.str(string(d.Outcome))
+	o.open()
+	o.kstr("outcome", string(d.Outcome))
 	if d.Code != "" {
-		o.key(false, "code")
-		o.str(string(d.Code))
+		o.kstr("code", string(d.Code))
 	}
-	o.key(false, "checks")
-	if d.Checks == nil {
-		o.b = append(o.b, "null"...)
-	} else {
-		o.b = append(o.b, '[')
-		for i := range d.Checks {
-			c := &d.Checks[i]
-			if i > 0 {
-				o.b = append(o.b, ',')
-			}
-			o.b = append(o.b, '{')
-			first := true
-			if c.Mandate != "" {
-				o.key(true, "mandate")
-				o.str(c.Mandate)
-				first = false
-			}
-			o.key(first, "index")
-			o.int(int64(c.Index))
-			o.key(false, "type")
-			o.str(c.Type)
-			o.key(false, "result")
-			o.str(string(c.Result))
-			if c.Code != "" {
-				o.key(false, "code")
-				o.str(string(c.Code))
-			}
-			o.key(false, "detail")
-			o.str(c.Detail)
-			if len(c.Limits) > 0 {
-				o.key(false, "limits")
-				o.limits(c.Limits)
-			}
-			o.b = append(o.b, '}')
+	o.key("checks")
+	o.array(len(d.Checks), d.Checks == nil, func(i int) {
+		c := &d.Checks[i]
+		o.open()
+		if c.Mandate != "" {
+			o.kstr("mandate", c.Mandate)
 		}
-		o.b = append(o.b, ']')
-	}
-	o.b = append(o.b, '}')
+		o.kint("index", int64(c.Index))
+		o.kstr("type", c.Type)
+		o.kstr("result", string(c.Result))
+		if c.Code != "" {
+			o.kstr("code", string(c.Code))
+		}
+		o.kstr("detail", c.Detail)
+		if len(c.Limits) > 0 {
+			o.key("limits")
+			o.limits(c.Limits)
+		}
+		o.close()
+	})
+	o.close()
 }
 
 func (o *jsonOut) risk(d *risk.Decision) {
-	o.b = append(o.b, '{')
-	o.key(true, "outcome")
-	o.str(string(d.Outcome))
+	o.open()
+	o.kstr("outcome", string(d.Outcome))
 	if len(d.Matches) > 0 {
-		o.key(false, "matches")
-		o.b = append(o.b, '[')
-		for i := range d.Matches {
+		o.key("matches")
+		o.array(len(d.Matches), false, func(i int) {
 			m := &d.Matches[i]
-			if i > 0 {
-				o.b = append(o.b, ',')
-			}
-			o.b = append(o.b, '{')
-			o.key(true, "rule_id")
-			o.str(m.RuleID)
-			o.key(false, "scope")
-			o.str(m.Scope)
-			o.key(false, "outcome")
-			o.str(string(m.Outcome))
-			o.key(false, "reason")
-			o.str(m.Reason)
+			o.open()
+			o.kstr("rule_id", m.RuleID)
+			o.kstr("scope", m.Scope)
+			o.kstr("outcome", string(m.Outcome))
+			o.kstr("reason", m.Reason)
 			if m.Error != "" {
-				o.key(false, "error")
-				o.str(m.Error)
+				o.kstr("error", m.Error)
 			}
-			o.b = append(o.b, '}')
-		}
-		o.b = append(o.b, ']')
+			o.close()
+		})
 	}
-	o.b = append(o.b, '}')
+	o.close()
 }
 
 // appendPayment appends p as json.Marshal encodes it; ok is false when
 // it cannot (a time out of range), and the caller asks json.Marshal.
 func appendPayment(b []byte, p *Payment) ([]byte, bool) {
 	o := &jsonOut{b: b, ok: true}
-	o.b = append(o.b, '{')
-	o.key(true, "id")
-	o.str(p.ID)
-	o.key(false, "mandate")
-	o.str(p.Mandate)
-	o.key(false, "agent")
-	o.str(p.Agent)
-	o.key(false, "owner")
-	o.str(p.Owner)
-	o.key(false, "wallet")
-	o.str(p.Wallet)
-	o.key(false, "payee")
-	o.str(p.Payee)
-	o.key(false, "amount")
-	o.int(p.Amount)
-	o.key(false, "currency")
-	o.str(p.Currency)
-	o.key(false, "scale")
-	o.int(int64(p.Scale))
-	o.key(false, "status")
-	o.str(p.Status)
-	o.key(false, "closed_mandate")
-	o.str(p.Closed)
+	o.open()
+	o.kstr("id", p.ID)
+	o.kstr("mandate", p.Mandate)
+	o.kstr("agent", p.Agent)
+	o.kstr("owner", p.Owner)
+	o.kstr("wallet", p.Wallet)
+	o.kstr("payee", p.Payee)
+	o.kint("amount", p.Amount)
+	o.kstr("currency", p.Currency)
+	o.kint("scale", int64(p.Scale))
+	o.kstr("status", p.Status)
+	o.kstr("closed_mandate", p.Closed)
 	if p.Hold != "" {
-		o.key(false, "hold_reason")
-		o.str(p.Hold)
+		o.kstr("hold_reason", p.Hold)
 	}
-	o.key(false, "decision")
+	o.key("decision")
 	o.decision(&p.Decision)
-	o.key(false, "risk")
+	o.key("risk")
 	o.risk(&p.Risk)
-	o.key(false, "legs")
-	if p.Legs == nil {
-		o.b = append(o.b, "null"...)
-	} else {
-		o.b = append(o.b, '[')
-		for i := range p.Legs {
-			l := &p.Legs[i]
-			if i > 0 {
-				o.b = append(o.b, ',')
-			}
-			o.b = append(o.b, '{')
-			o.key(true, "name")
-			o.str(l.Name)
-			o.key(false, "transfer")
-			o.id(l.Transfer)
-			o.key(false, "account")
-			o.id(l.Account)
-			o.b = append(o.b, '}')
-		}
-		o.b = append(o.b, ']')
-	}
+	o.key("legs")
+	o.array(len(p.Legs), p.Legs == nil, func(i int) {
+		o.open()
+		o.kstr("name", p.Legs[i].Name)
+		o.kid("transfer", p.Legs[i].Transfer)
+		o.kid("account", p.Legs[i].Account)
+		o.close()
+	})
 	if len(p.Limits) > 0 {
-		o.key(false, "limits")
+		o.key("limits")
 		o.limits(p.Limits)
 	}
-	o.key(false, "created_at")
-	o.time(p.CreatedAt)
+	o.ktime("created_at", p.CreatedAt)
 	if p.ExpiresAt != nil {
-		o.key(false, "expires_at")
-		o.time(*p.ExpiresAt)
+		o.ktime("expires_at", *p.ExpiresAt)
 	}
 	if p.Answer != nil {
-		o.key(false, "answer")
-		o.b = append(o.b, '{')
-		o.key(true, "approved")
+		o.key("answer")
+		o.open()
+		o.key("approved")
 		o.b = strconv.AppendBool(o.b, p.Answer.Approved)
-		o.key(false, "at")
-		o.time(p.Answer.At)
-		o.b = append(o.b, '}')
+		o.ktime("at", p.Answer.At)
+		o.close()
 	}
-	o.b = append(o.b, '}')
+	o.close()
 	return o.b, o.ok
 }

@@ -85,16 +85,7 @@ func paymentIDTime(iat int64) []byte {
 // with a single-use leg is left to the ledger.
 func TestLegacyJTIs(t *testing.T) {
 	s := &Service{clock: fixedClock{time.Unix(1_800_000_000, 0)}}
-	load := func(p Payment) {
-		t.Helper()
-		body, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.applyPayment(ledger.Doc{Kind: KindPayment, Key: p.ID, Body: body}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	load := func(p Payment) { t.Helper(); loadPayment(t, s, p) }
 	legacy := PrefixPayment + id("payment", "agt_a", "jti-legacy").String()
 	load(Payment{ID: legacy, Legs: []Leg{{Name: "total", Transfer: id("leg", legacy, "total")}}})
 	current := paymentID("agt_a", "jti-current", 1_800_000_000)
@@ -136,16 +127,7 @@ func TestMovedSingleUse(t *testing.T) {
 		return Payment{ID: pid, Closed: closedWith(jti), CreatedAt: at,
 			Legs: []Leg{{Name: "total", Transfer: singleUse(pid, false)}}}
 	}
-	load := func(p Payment) {
-		t.Helper()
-		body, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.applyPayment(ledger.Doc{Kind: KindPayment, Key: p.ID, Body: body}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	load := func(p Payment) { t.Helper(); loadPayment(t, s, p) }
 	load(before("agt_a", jti, now.Add(-time.Minute)))
 	oldJTI := protocol.NewJTI(now.Add(-3*time.Hour), nil)
 	load(before("agt_a", oldJTI, now.Add(-3*time.Hour)))
@@ -165,6 +147,18 @@ func TestMovedSingleUse(t *testing.T) {
 		if err := s.unusedJTI(p); err != nil {
 			t.Fatalf("%s: %v (expired, a plain jti, made since, or another agent's)", p, err)
 		}
+	}
+}
+
+// loadPayment applies p's doc as the service does on start.
+func loadPayment(t *testing.T, s *Service, p Payment) {
+	t.Helper()
+	body, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.applyPayment(ledger.Doc{Kind: KindPayment, Key: p.ID, Body: body}); err != nil {
+		t.Fatal(err)
 	}
 }
 
