@@ -35,10 +35,10 @@ func WithRequestSigner(s protocol.RequestSigner) Option {
 	return func(c *Client) { c.signer = s }
 }
 
-// newJTI returns a fresh time-ordered jti (protocol.NewJTI: the time in
-// milliseconds, then 128 random bits), which the platform stores next to
-// the other records of its moment.
-func newJTI() string { return protocol.NewJTI(time.Now(), nil) }
+// newJTI returns a fresh time-ordered jti made at now (protocol.NewJTI:
+// the time in milliseconds, then 128 random bits), which the platform
+// stores next to the other records of its moment.
+func newJTI(now time.Time) string { return protocol.NewJTI(now, nil) }
 
 // Agent is an AI agent's signer: its Ed25519 key and its agent id (the
 // sub of the open mandates the user gives it, and the iss of what it
@@ -112,7 +112,7 @@ func (p MandateParams) claims(iss string) (protocol.Claims, error) {
 	}
 	id := p.ID
 	if id == "" {
-		id = newJTI()
+		id = newJTI(now)
 	}
 	return protocol.Claims{Issuer: iss, Audience: protocol.Audience{p.Audience},
 		IssuedAt: now.Unix(), Expiry: now.Add(life).Unix(), ID: id}, nil

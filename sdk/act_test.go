@@ -121,6 +121,12 @@ func TestAgentPurchase(t *testing.T) {
 	if d := vp.Evaluate(protocol.PurchaseState{Now: now}); d.Outcome != protocol.OutcomeAllow {
 		t.Fatalf("decision %+v", d)
 	}
+	// The agent's closed mandates carry time-ordered jtis made at Now.
+	for _, jti := range []string{vp.PaymentMandate.Claims.ID, vp.CheckoutMandate.Claims.ID} {
+		if ms, ok := protocol.JTITime(jti); !ok || ms != uint64(now.UnixMilli()) {
+			t.Fatalf("jti %q: time %d, %v; want %d", jti, ms, ok, now.UnixMilli())
+		}
+	}
 	if _, err := w.merchant.VerifyPurchase(ctx, w.vc(platformID), p); err != nil {
 		t.Fatalf("Merchant.VerifyPurchase: %v", err)
 	}
