@@ -260,13 +260,19 @@ func checkJSONShape(data []byte) error {
 			}
 			i++
 		case '"':
+			// The closing quote: the next one when no backslash comes
+			// before it (the usual string), else found byte by byte.
 			j, escaped := i+1, false
-			for j < len(data) && data[j] != '"' {
-				if data[j] == '\\' {
-					escaped = true
+			if k := bytes.IndexByte(data[j:], '"'); k >= 0 && bytes.IndexByte(data[j:j+k], '\\') < 0 {
+				j += k
+			} else {
+				for j < len(data) && data[j] != '"' {
+					if data[j] == '\\' {
+						escaped = true
+						j++
+					}
 					j++
 				}
-				j++
 			}
 			if j >= len(data) {
 				return errors.New("unterminated string")

@@ -197,7 +197,8 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	}
 	// The same closed mandate again (a retry): the same payment, whatever
 	// happened since. Only the exact bytes the payment was made with match.
-	if prev, ok := s.payment(paymentID(agent.ID, peek.ID, peek.IssuedAt)); ok && prev.Closed == string(req.ClosedMandate) {
+	pid := paymentID(agent.ID, peek.ID, peek.IssuedAt)
+	if prev, ok := s.payment(pid); ok && prev.Closed == string(req.ClosedMandate) {
 		return s.withStatus(prev), nil
 	}
 	m, ok := s.mandateByHash(peek.OpenMandateHash)
@@ -234,7 +235,10 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if err != nil {
 		return nil, err
 	}
-	p := &Payment{ID: paymentID(agent.ID, c.ID, c.IssuedAt), Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
+	if c.ID != peek.ID || c.IssuedAt != peek.IssuedAt {
+		pid = paymentID(agent.ID, c.ID, c.IssuedAt)
+	}
+	p := &Payment{ID: pid, Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
 	_, p.timed = protocol.JTITime(c.ID)
