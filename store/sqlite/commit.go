@@ -87,6 +87,10 @@ type writer struct {
 
 	docs docChunker // the batch's docs, packed
 
+	// evFiles are the evidence files' stored versions as this writer
+	// knows them, evPending the batch's (evidence.go).
+	evFiles, evPending map[string]*evFile
+
 	recs      []byte // the batch's encoded transfers
 	accts     []byte // the batch's encoded accounts
 	acctIndex map[ledger.ID]int32
@@ -150,6 +154,8 @@ func newWriter(dc driver.Conn, av *accountView) *writer {
 		docKeys: newBulk("INSERT INTO doc_keys (kind, key, timestamp, shard, chunk_ts) VALUES ",
 			5, ""),
 		acctIndex:  map[ledger.ID]int32{},
+		evFiles:    map[string]*evFile{},
+		evPending:  map[string]*evFile{},
 		l0BytesMin: l0BytesMin,
 	}
 }
@@ -385,6 +391,7 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 	}
 	defer func() {
 		if err != nil {
+			w.evidenceFailed()
 			if rerr := tx.Rollback(); rerr != nil {
 				w.av.ready.Store(false)
 				err = errors.Join(err, fmt.Errorf("rollback: %w", rerr))
@@ -435,6 +442,7 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 		return fmt.Errorf("commit: %w", err)
 	}
 	w.av.apply(b.Shard, b.Accounts, w.acctOrder, w.fold)
+	w.evidenceCommitted()
 	return nil
 }
 

@@ -1,17 +1,92 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/store"
 )
 
-// writeEvidence upserts the batch's evidence files and the log size (see
+// Evidence files only grow until they are full: a batch adds hashes to
+// the partial tiles and entries to the partial entry bundle. Rather than
+// rewrite each of them whole on every batch (a partial bundle averages
+// tens of KiB), the writer stores what a batch appended as a fragment row,
+// "<path>#<offset>" (the offset zero-padded, so fragments sort after the
+// file's first row and in order), and folds a file's fragments back into
+// its first row every evFragmentsMax of them. EvidenceFile concatenates.
+// A version that does not extend the stored one is written whole.
+// (migrations/0009_evidence_fragments.sql)
+const (
+	evFragmentsMax = 16
+	// evFilesKept bounds the files whose current version the writer keeps
+	// (the partial ones, a few per log level); past it the map is
+	// dropped and rebuilt from the store on demand.
+	evFilesKept = 64
+)
+
+// evFile is the stored version of an evidence file as the writer knows
+// it: its data (the concatenation) and how many fragments follow its
+// first row.
+type evFile struct {
+	data  []byte
+	frags int
+}
+
+// evidenceFileRows selects the rows of one file: its first row, then its
+// fragments in order.
+const evidenceFileRows = `SELECT path, data FROM evidence_files
+	WHERE path = ?1 OR (path >= ?1 || '#' AND path < ?1 || '$') ORDER BY path`
+
+// fragmentPath is the row of a fragment of path starting at offset.
+func fragmentPath(path string, offset int) string {
+	return fmt.Sprintf("%s#%010d", path, offset)
+}
+
+// evStored returns the stored version of path: from the writer's map, or
+// read in the batch's transaction; nil data when there is none.
+func (w *writer) evStored(path string) (*evFile, bool, error) {
+	if f, ok := w.evPending[path]; ok {
+		return f, true, nil
+	}
+	if f, ok := w.evFiles[path]; ok {
+		return f, true, nil
+	}
+	st, err := w.stmt(evidenceFileRows)
+	if err != nil {
+		return nil, false, err
+	}
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), w.bind([]driver.Value{path}))
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	f, found := &evFile{}, false
+	dest := make([]driver.Value, 2)
+	for {
+		if err := rows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, false, err
+		}
+		b, _ := dest[1].([]byte)
+		f.data = append(f.data, b...)
+		if p, _ := dest[0].(string); p != path {
+			f.frags++
+		}
+		found = true
+	}
+	return f, found, nil
+}
+
+// writeEvidence writes the batch's evidence files and the log size (see
 // migrations/0003_evidence.sql) in the batch's transaction.
 func (w *writer) writeEvidence(ctx context.Context, b *ledger.Batch) error {
 	ev := b.Evidence
@@ -21,6 +96,7 @@ func (w *writer) writeEvidence(ctx context.Context, b *ledger.Batch) error {
 	if ev.Size > math.MaxInt64 {
 		return fmt.Errorf("size %d above 2^63-1", ev.Size)
 	}
+	clear(w.evPending)
 	for i := range ev.Files {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -29,9 +105,7 @@ func (w *writer) writeEvidence(ctx context.Context, b *ledger.Batch) error {
 		if f.Path == "" {
 			return fmt.Errorf("file %d: empty path", i)
 		}
-		// An empty blob may bind as NULL; coalesce keeps the column NOT NULL.
-		if err := w.exec(`INSERT INTO evidence_files (path, data) VALUES (?, coalesce(?, x''))
-			ON CONFLICT (path) DO UPDATE SET data = excluded.data`, f.Path, f.Data); err != nil {
+		if err := w.writeEvidenceFile(f.Path, f.Data); err != nil {
 			return fmt.Errorf("file %q: %w", f.Path, err)
 		}
 	}
@@ -42,19 +116,82 @@ func (w *writer) writeEvidence(ctx context.Context, b *ledger.Batch) error {
 	return nil
 }
 
+// writeEvidenceFile stores data as the new version of path: a fragment
+// when it extends the stored version, the whole file otherwise.
+func (w *writer) writeEvidenceFile(path string, data []byte) error {
+	old, found, err := w.evStored(path)
+	if err != nil {
+		return err
+	}
+	n := len(old.data)
+	switch {
+	case found && len(data) == n && bytes.Equal(data, old.data):
+		return nil
+	case found && len(data) > n && old.frags+1 < evFragmentsMax && bytes.Equal(data[:n], old.data):
+		if err := w.exec("INSERT INTO evidence_files (path, data) VALUES (?, ?)", fragmentPath(path, n), data[n:]); err != nil {
+			return err
+		}
+		w.evPending[path] = &evFile{data: append(old.data[:n:n], data[n:]...), frags: old.frags + 1}
+		return nil
+	}
+	if old.frags > 0 {
+		if err := w.exec(`DELETE FROM evidence_files WHERE path >= ? || '#' AND path < ? || '$'`, path, path); err != nil {
+			return err
+		}
+	}
+	// An empty blob may bind as NULL; coalesce keeps the column NOT NULL.
+	if err := w.exec(`INSERT INTO evidence_files (path, data) VALUES (?, coalesce(?, x''))
+		ON CONFLICT (path) DO UPDATE SET data = excluded.data`, path, data); err != nil {
+		return err
+	}
+	w.evPending[path] = &evFile{data: bytes.Clone(data)}
+	return nil
+}
+
+// evidenceCommitted makes the batch's evidence files the writer's known
+// versions; evidenceFailed forgets every known version (the store is read
+// again), for a batch that did not commit.
+func (w *writer) evidenceCommitted() {
+	if len(w.evFiles)+len(w.evPending) > evFilesKept {
+		clear(w.evFiles)
+	}
+	for p, f := range w.evPending {
+		w.evFiles[p] = f
+	}
+	clear(w.evPending)
+}
+
+func (w *writer) evidenceFailed() {
+	clear(w.evFiles)
+	clear(w.evPending)
+}
+
 // EvidenceFile implements store.Store.
 func (s *Store) EvidenceFile(ctx context.Context, path string) ([]byte, error) {
-	st, err := s.rstmt(ctx, "SELECT data FROM evidence_files WHERE path = ?")
+	st, err := s.rstmt(ctx, evidenceFileRows)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: evidence file: %w", err)
 	}
-	var data []byte
-	err = st.QueryRowContext(ctx, path).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: evidence file %q: %w", path, store.ErrNotFound)
-	}
+	rows, err := st.QueryContext(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: evidence file %q: %w", path, err)
+	}
+	defer rows.Close()
+	var data []byte
+	found := false
+	for rows.Next() {
+		var p string
+		var part []byte
+		if err := rows.Scan(&p, &part); err != nil {
+			return nil, fmt.Errorf("sqlite: evidence file %q: %w", path, err)
+		}
+		data, found = append(data, part...), true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: evidence file %q: %w", path, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("sqlite: evidence file %q: %w", path, store.ErrNotFound)
 	}
 	if data == nil {
 		data = []byte{}

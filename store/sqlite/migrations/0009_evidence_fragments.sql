@@ -1,0 +1,18 @@
+-- AgentPay SQLite schema, version 9: evidence files in fragments.
+--
+-- evidence_files (version 3) keeps one row per file, keyed by the path of
+-- its full-width version. A partial file (a tile or an entry bundle still
+-- filling) was rewritten whole by every batch that added to it; now a
+-- batch stores what it appended as a fragment row
+--
+--     <path>#<offset>     offset: the fragment's first byte in the file,
+--                         in decimal, zero-padded to 10 digits
+--
+-- and the writer folds a file's fragments back into its first row every
+-- 16 of them. A file is its first row followed by its fragments in path
+-- order ('#' sorts before every character of a path, and the offsets are
+-- padded, so the rows of one file sort together and in order). Readers
+-- that predate this version see only the first row of such a file.
+--
+-- No table changes: this version marks the layout.
+SELECT 1;
