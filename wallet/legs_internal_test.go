@@ -165,3 +165,26 @@ func loadPayment(t *testing.T, s *Service, p Payment) {
 type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time { return c.t }
+
+// TestStoredJTI: the jti of a stored closed mandate, read plainly or, when
+// it is escaped or spaced, by decoding; nothing from what is not a JWS.
+func TestStoredJTI(t *testing.T) {
+	jws := func(payload string) string {
+		return "e30." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
+	}
+	for payload, want := range map[string]string{
+		`{"iss":"agt_a","jti":"jti-1","iat":5}`:      "jti-1",
+		`{"iss":"agt_a","jti":"jti-\u0032","iat":5}`: "jti-2",
+		`{"iss":"agt_a", "jti" : "jti-3"}`:           "jti-3",
+		`{"payee":{"name":"x"},"jti":"jti-4"}`:       "jti-4",
+	} {
+		if got, ok := storedJTI(jws(payload)); !ok || got != want {
+			t.Errorf("%s: %q, %v; want %q", payload, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "no-dots", "a.!!!.c", jws(`{"jti":`)} {
+		if got, ok := storedJTI(bad); ok {
+			t.Errorf("%q: %q from what is not a closed mandate", bad, got)
+		}
+	}
+}
