@@ -32,7 +32,7 @@ type jsonOut struct {
 // characters, non-ASCII) through json.Marshal.
 func (o *jsonOut) str(s string) {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlain[s[i]] {
 			q, err := json.Marshal(s)
 			o.ok = o.ok && err == nil
 			o.b = append(o.b, q...)
@@ -43,6 +43,15 @@ func (o *jsonOut) str(s string) {
 	o.b = append(o.b, s...)
 	o.b = append(o.b, '"')
 }
+
+// jsonPlain marks the bytes encoding/json writes as they are: printable
+// ASCII but quotes, backslashes, <, > and &.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 func (o *jsonOut) open() { o.b, o.first = append(o.b, '{'), true }
 
