@@ -23,9 +23,7 @@ func TestSingleUseLeg(t *testing.T) {
 	m, w := &Mandate{ID: "mdt_1"}, &Wallet{ID: "wal_1"}
 	now := time.Unix(1_800_000_000, 0)
 	chain := func(agent, jti string, iat int64) []Leg {
-		p := &Payment{ID: paymentID(agent, jti, iat)}
-		_, p.timed = protocol.JTITime(jti)
-		return s.legs(m, w, p, now)
+		return s.legs(m, w, &Payment{ID: paymentID(agent, jti, iat)}, jti, now)
 	}
 	jtiAt := func(ms int64, fill byte) string {
 		return protocol.NewJTI(time.UnixMilli(ms), bytes.NewReader(bytes.Repeat([]byte{fill}, 16)))

@@ -48,9 +48,6 @@ type Payment struct {
 	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
 	Answer    *Answer           `json:"answer,omitempty"`
 
-	// timed is whether the closed mandate's jti is time-ordered (the
-	// single-use leg's id starts with its time; singleUse).
-	timed bool
 	// committed is what the last change of the payment committed: its
 	// transfers (as the engine filled them in), their fingerprints as
 	// submitted and its doc, for receipts (Evidence builds the records).
@@ -243,7 +240,6 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	p := &Payment{ID: pid, Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
-	_, p.timed = protocol.JTITime(c.ID)
 	if prev, ok := s.payment(p.ID); ok {
 		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
 	}
@@ -284,7 +280,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	if err := s.ensurePeriods(ctx, m, now); err != nil {
 		return nil, err
 	}
-	p.Legs = s.legs(m, w, p, now)
+	p.Legs = s.legs(m, w, p, c.ID, now)
 	if err := s.commitPayment(ctx, agent, w, m, p, p, now, &tm, nil); err != nil {
 		return nil, err
 	}
@@ -404,9 +400,9 @@ func limitsOf(d protocol.Decision) []protocol.Limit {
 	return out
 }
 
-// legs returns the chain of a payment: every limit it consumes, then the
-// money.
-func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, now time.Time) []Leg {
+// legs returns the chain of payment p, made with a closed mandate of id
+// jti: every limit it consumes, then the money.
+func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, jti string, now time.Time) []Leg {
 	legs := []Leg{{Name: protocol.PeriodTotal, Account: m.totalAccount()}}
 	for _, b := range m.Budgets {
 		if b.Period != protocol.PeriodTotal {
@@ -430,7 +426,8 @@ func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, now time.Time) []Leg {
 		legs[i].Transfer = id("leg", p.ID, legs[i].Name)
 		copy(legs[i].Transfer[:timePrefix], pid[:timePrefix])
 	}
-	legs[0].Transfer = singleUse(p.ID, p.timed)
+	_, timed := protocol.JTITime(jti)
+	legs[0].Transfer = singleUse(p.ID, timed)
 	return legs
 }
 

@@ -369,7 +369,6 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	p := &Payment{ID: pid, Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: pm.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.PaymentMandate), CreatedAt: now.UTC()}
-	_, p.timed = protocol.JTITime(pm.ID)
 	ref := CheckoutRef{Hash: co.Hash, ID: co.Claims.ID, Merchant: co.Claims.Issuer,
 		MandateHash: vp.CheckoutMandate.Hash, OpenMandate: cmo.ID}
 	if price != nil {
@@ -407,7 +406,7 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	}
 	// The chain: the checkout leg first, then Pay's legs (every limit of
 	// the payment mandate, then the money).
-	p.Legs = append([]Leg{{Name: legCheckout, Account: cmo.gateAccount(), Transfer: id("checkout", co.Hash)}}, s.legs(m, w, p, now)...)
+	p.Legs = append([]Leg{{Name: legCheckout, Account: cmo.gateAccount(), Transfer: id("checkout", co.Hash)}}, s.legs(m, w, p, pm.ID, now)...)
 	out := &Purchase{Payment: p, Checkout: ref}
 	err = s.commitPayment(ctx, agent, w, m, p, out, now, &tm, func(res []ledger.Result) error {
 		if len(res) > 0 {
