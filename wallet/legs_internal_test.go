@@ -186,3 +186,35 @@ func TestStoredJTI(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitAccountsKept: the limit account ids a mandate keeps are the ids
+// derived from the mandate and the window, whichever window was asked
+// for last (a payment of a late request may name yesterday's window).
+func TestLimitAccountsKept(t *testing.T) {
+	m := &Mandate{ID: "mdt_kept"}
+	if got, want := m.totalAccount(), id("limit", m.ID, protocol.PeriodTotal); got != want || m.totalAccount() != want {
+		t.Fatalf("total account %v, want %v", got, want)
+	}
+	if got, want := m.usesAccount(), id("limit", m.ID, "uses"); got != want || m.usesAccount() != want {
+		t.Fatalf("uses account %v, want %v", got, want)
+	}
+	base := time.Date(2026, 1, 30, 23, 59, 59, 0, time.UTC)
+	times := []time.Duration{0, time.Second, 0, 36 * time.Hour, 24 * time.Hour * 9, 0, -48 * time.Hour}
+	for _, period := range []string{protocol.PeriodDay, protocol.PeriodWeek, protocol.PeriodMonth} {
+		for i, d := range times {
+			now := base.Add(d)
+			start, _ := protocol.BudgetWindow(period, now)
+			want := id("limit", m.ID, period, start.Format(time.RFC3339))
+			got, gotStart := m.periodAccount(period, now)
+			if got != want || !gotStart.Equal(start) {
+				t.Fatalf("%s, time %d (%v): account %v from %v, want %v from %v", period, i, now, got, gotStart, want, start)
+			}
+		}
+	}
+	// The periods keep their windows apart.
+	day, _ := m.periodAccount(protocol.PeriodDay, base)
+	week, _ := m.periodAccount(protocol.PeriodWeek, base)
+	if day == week {
+		t.Fatal("the day's and the week's accounts are one")
+	}
+}

@@ -39,6 +39,20 @@ type Mandate struct {
 
 	open    *protocol.Verified[protocol.OpenPaymentMandate]
 	lastUse atomic.Int64 // Unix ns of the last payment
+	accts   limitAccounts
+}
+
+// limitAccounts keeps a mandate's limit account ids once derived: each is
+// a hash, and every payment names several of them several times.
+type limitAccounts struct {
+	total, uses atomic.Pointer[ledger.ID]
+	periods     [3]atomic.Pointer[windowAccount] // the day's, week's and month's last window
+}
+
+// windowAccount is the account of a period budget's window.
+type windowAccount struct {
+	start time.Time
+	id    ledger.ID
 }
 
 // Budget is one budget of a mandate.
@@ -160,14 +174,47 @@ func (m *Mandate) budget(period string) (Budget, bool) {
 	return m.Budgets[i], true
 }
 
-func (m *Mandate) totalAccount() ledger.ID { return id("limit", m.ID, protocol.PeriodTotal) }
-func (m *Mandate) usesAccount() ledger.ID  { return id("limit", m.ID, "uses") }
+func (m *Mandate) totalAccount() ledger.ID {
+	return derived(&m.accts.total, func() ledger.ID { return id("limit", m.ID, protocol.PeriodTotal) })
+}
+
+func (m *Mandate) usesAccount() ledger.ID {
+	return derived(&m.accts.uses, func() ledger.ID { return id("limit", m.ID, "uses") })
+}
+
+// derived returns *p, set from f first if it is nil.
+func derived(p *atomic.Pointer[ledger.ID], f func() ledger.ID) ledger.ID {
+	if x := p.Load(); x != nil {
+		return *x
+	}
+	x := f()
+	p.Store(&x)
+	return x
+}
 
 // periodAccount returns the account of a period budget for the window
 // holding now, and the window's start.
 func (m *Mandate) periodAccount(period string, now time.Time) (ledger.ID, time.Time) {
 	start, _ := protocol.BudgetWindow(period, now)
-	return id("limit", m.ID, period, start.Format(time.RFC3339)), start
+	var last *atomic.Pointer[windowAccount]
+	switch period {
+	case protocol.PeriodDay:
+		last = &m.accts.periods[0]
+	case protocol.PeriodWeek:
+		last = &m.accts.periods[1]
+	case protocol.PeriodMonth:
+		last = &m.accts.periods[2]
+	}
+	if last != nil {
+		if w := last.Load(); w != nil && w.start.Equal(start) {
+			return w.id, start
+		}
+	}
+	aid := id("limit", m.ID, period, start.Format(time.RFC3339))
+	if last != nil {
+		last.Store(&windowAccount{start, aid})
+	}
+	return aid, start
 }
 
 func (s *Service) applyMandateIssued(d ledger.Doc) error {

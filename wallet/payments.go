@@ -620,7 +620,8 @@ func (s *Service) remaining(ctx context.Context, m *Mandate, now time.Time, fres
 // the rules see is the agent's (req.Category), else the payee's
 // registered one.
 func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amount int64, req PayRequest, now time.Time) risk.Decision {
-	_, seen := s.seenPayees.Load(w.ID + "\x00" + payee)
+	walletPayee := w.ID + "\x00" + payee
+	_, seen := s.seenPayees.Load(walletPayee)
 	category := req.Category
 	if category == "" {
 		category = s.merchantCategory(payee)
@@ -628,7 +629,7 @@ func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amou
 	f := &risk.Features{
 		Amount: amount, Currency: w.Currency, MandateID: m.ID, HourUTC: now.UTC().Hour(), Metadata: req.Metadata,
 		MerchantID: payee, MerchantCategory: category, IsNewMerchant: !seen,
-		MerchantAmountToday: s.merchantDay.Sum(w.ID + "\x00" + payee),
+		MerchantAmountToday: s.merchantDay.Sum(walletPayee),
 		AgentID:             agent.ID, AgentPaymentsLastMinute: s.perMinute.Sum(agent.ID),
 		AgentAmountLastHour: s.perHour.Sum(agent.ID),
 		WalletID:            w.ID, WalletAmountToday: s.walletDay.Sum(w.ID),
@@ -648,7 +649,8 @@ func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amou
 func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now time.Time) {
 	s.perMinute.Add(agent.ID, 1)
 	s.perHour.Add(agent.ID, p.Amount)
-	s.merchantDay.Add(w.ID+"\x00"+p.Payee, p.Amount)
+	walletPayee := w.ID + "\x00" + p.Payee
+	s.merchantDay.Add(walletPayee, p.Amount)
 	s.walletDay.Add(w.ID, p.Amount)
 	for _, l := range p.Legs {
 		switch l.Name {
@@ -659,7 +661,7 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 			s.addUsed(l.Account, p.Amount)
 		}
 	}
-	s.seenPayees.Store(w.ID+"\x00"+p.Payee, struct{}{})
+	s.seePayee(walletPayee)
 	for {
 		last := m.lastUse.Load()
 		if now.UnixNano() <= last || m.lastUse.CompareAndSwap(last, now.UnixNano()) {
@@ -703,8 +705,17 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 	if m, ok := s.mandates[p.Mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
 		m.lastUse.Store(int64(d.Timestamp))
 	}
-	s.seenPayees.Store(p.Wallet+"\x00"+p.Payee, struct{}{})
+	s.seePayee(p.Wallet + "\x00" + p.Payee)
 	return nil
+}
+
+// seePayee records that a wallet paid a payee (walletPayee: the wallet's
+// id, 0, the payee's). A payee already seen is not stored again: a store
+// replaces the entry, which costs more than the lookup.
+func (s *Service) seePayee(walletPayee string) {
+	if _, seen := s.seenPayees.Load(walletPayee); !seen {
+		s.seenPayees.Store(walletPayee, struct{}{})
+	}
 }
 
 // Payment returns a payment with its status now (a held payment whose
