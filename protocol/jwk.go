@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // JWKBytesMax bounds the JSON text of one JWK accepted by ParseJWK and
@@ -94,6 +95,16 @@ func jwkMembers(pub crypto.PublicKey) (jwkPublic, error) {
 // ErrJWKUnsupported, a malformed one ErrJWKInvalid. The result is 43
 // characters long and is the keyid of agent request signatures.
 func Thumbprint(pub crypto.PublicKey) (string, error) {
+	ed, isEd := pub.(ed25519.PublicKey)
+	isEd = isEd && len(ed) == ed25519.PublicKeySize
+	if isEd {
+		thumbprints.Lock()
+		t, ok := thumbprints.m[[ed25519.PublicKeySize]byte(ed)]
+		thumbprints.Unlock()
+		if ok {
+			return t, nil
+		}
+	}
 	m, err := jwkMembers(pub)
 	if err != nil {
 		return "", err
@@ -107,8 +118,27 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 		canon = `{"crv":"` + m.crv + `","kty":"` + m.kty + `","x":"` + m.x + `","y":"` + m.y + `"}`
 	}
 	sum := sha256.Sum256([]byte(canon))
-	return b64url.EncodeToString(sum[:]), nil
+	t := b64url.EncodeToString(sum[:])
+	if isEd {
+		thumbprints.Lock()
+		if len(thumbprints.m) >= thumbprintsMax || thumbprints.m == nil {
+			thumbprints.m = make(map[[ed25519.PublicKeySize]byte]string)
+		}
+		thumbprints.m[[ed25519.PublicKeySize]byte(ed)] = t
+		thumbprints.Unlock()
+	}
+	return t, nil
 }
+
+// thumbprints holds the thumbprints of the Ed25519 keys seen lately: an
+// agent's key is named by every closed mandate its open mandate binds.
+// Bounded: it is emptied when full.
+var thumbprints struct {
+	sync.Mutex
+	m map[[ed25519.PublicKeySize]byte]string
+}
+
+const thumbprintsMax = 4096
 
 // MarshalJSON writes the public JWK with members kty, crv, x, (y), and kid,
 // alg, use when set. It fails for a key NewJWK would refuse.

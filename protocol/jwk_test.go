@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -187,5 +188,40 @@ func TestThumbprintRejects(t *testing.T) {
 				t.Fatal("MarshalJSON accepted it")
 			}
 		})
+	}
+}
+
+// TestThumbprintKept: an Ed25519 key's thumbprint, once computed, is kept
+// and given again for that key only: the RFC 8037 key twice, and keys one
+// bit apart each with the thumbprint computed from their own JWK.
+func TestThumbprintKept(t *testing.T) {
+	raw, err := b64url.DecodeString(rfc8037X)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got, err := Thumbprint(ed25519.PublicKey(raw)); err != nil || got != rfc8037Thumbprint {
+			t.Fatalf("thumbprint = %s, %v; want %s (RFC 8037 A.3)", got, err, rfc8037Thumbprint)
+		}
+	}
+	for i := range 8 {
+		k := bytes.Clone(raw)
+		k[i] ^= 1 << i
+		canon := `{"crv":"Ed25519","kty":"OKP","x":"` + b64url.EncodeToString(k) + `"}`
+		sum := sha256.Sum256([]byte(canon))
+		want := b64url.EncodeToString(sum[:])
+		for range 2 {
+			if got, err := Thumbprint(ed25519.PublicKey(k)); err != nil || got != want {
+				t.Fatalf("key %d: thumbprint = %s, %v; want %s", i, got, err, want)
+			}
+		}
+	}
+	// The key is copied into the cache's key: changing the caller's slice
+	// afterwards does not change what a lookup finds.
+	k := bytes.Clone(raw)
+	first, _ := Thumbprint(ed25519.PublicKey(k))
+	k[0] ^= 0x80
+	if again, _ := Thumbprint(ed25519.PublicKey(k)); again == first {
+		t.Fatal("a changed key got the thumbprint of the key it was")
 	}
 }
