@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -135,7 +136,8 @@ type request struct {
 	accounts  []Account
 	transfers []Transfer
 	docs      []Doc
-	recorded  bool // kindMixed: the docs committed
+	docHashes [][32]byte // the SHA-256 of each doc body
+	recorded  bool       // kindMixed: the docs committed
 	results   []Result
 	idem      *Idempotency
 	inspect   func(*State) error
@@ -280,6 +282,14 @@ func (e *Engine) Submit(ctx context.Context, req *Request, idem *Idempotency) ([
 		}
 	}
 	r := &request{kind: kindMixed, accounts: req.Accounts, transfers: req.Transfers, docs: req.Docs, idem: idem}
+	if len(req.Docs) > 0 {
+		// Bodies are hashed here, by each caller, rather than by the
+		// evidence log on the one commit path (Batch.DocHashes).
+		r.docHashes = make([][32]byte, len(req.Docs))
+		for i := range req.Docs {
+			r.docHashes[i] = sha256.Sum256(req.Docs[i].Body)
+		}
+	}
 	n := len(req.Accounts) + len(req.Transfers)
 	if n == 0 && len(req.Docs) == 0 {
 		return nil, false, ErrNoEvents
@@ -468,7 +478,7 @@ func (e *Engine) applyRequest(open *pendingBatch, r *request, events int) (*pend
 			r.recorded = r.recorded && res == ResultOK
 		}
 		if r.recorded {
-			e.state.AddDocs(now, r.docs)
+			e.state.AddDocs(now, r.docs, r.docHashes)
 		}
 	case kindTick:
 	case kindInspect:

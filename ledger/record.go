@@ -69,12 +69,20 @@ type Request struct {
 }
 
 // AddDocs appends docs to the open batch with fresh timestamps; it sets
-// each doc's Timestamp. The batch holds each body as it is, not a copy:
-// a doc's body is the ledger's from then on and never changes.
-func (s *State) AddDocs(now uint64, docs []Doc) {
+// each doc's Timestamp. hashes, when not nil, holds the SHA-256 of each
+// doc's body (Batch.DocHashes).
+func (s *State) AddDocs(now uint64, docs []Doc, hashes [][32]byte) {
 	s.mustBeOpen()
+	b := s.batch
+	if hashes != nil && len(b.DocHashes) < len(b.Docs) {
+		// Earlier docs of the batch came without: they are hashed later.
+		b.DocHashes = append(b.DocHashes, make([][32]byte, len(b.Docs)-len(b.DocHashes))...)
+	}
 	for i := range docs {
 		docs[i].Timestamp = s.tick(now)
-		s.batch.Docs = append(s.batch.Docs, docs[i])
+		b.Docs = append(b.Docs, docs[i])
+		if hashes != nil {
+			b.DocHashes = append(b.DocHashes, hashes[i])
+		}
 	}
 }

@@ -131,7 +131,7 @@ func (s *State) Begin() {
 	*b = Batch{
 		Shard: s.shard, Seq: s.seq,
 		Assets: b.Assets[:0], Accounts: b.Accounts[:0], Transfers: b.Transfers[:0],
-		Expiries: b.Expiries[:0], Docs: b.Docs[:0], Outcomes: b.Outcomes[:0],
+		Expiries: b.Expiries[:0], Docs: b.Docs[:0], DocHashes: b.DocHashes[:0], Outcomes: b.Outcomes[:0],
 	}
 	s.batch = b
 }

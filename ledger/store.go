@@ -59,6 +59,11 @@ type Batch struct {
 	Transfers []TransferRecord // in timestamp order
 	Expiries  []Expiry         // in timestamp order
 	Docs      []Doc            // in timestamp order
+	// DocHashes holds the SHA-256 of each doc's body (DocHashes[i] is
+	// Docs[i]'s), computed by Submit in its caller's goroutine, so the
+	// evidence log's commit path need not hash bodies. It may be shorter
+	// than Docs, and a zero hash was not computed.
+	DocHashes [][32]byte
 	Outcomes  []Outcome
 	// Evidence, when not nil, is committed in the same transaction.
 	Evidence *EvidenceWrite

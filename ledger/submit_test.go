@@ -2,7 +2,9 @@ package ledger_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -87,5 +89,62 @@ func TestSubmitDocs(t *testing.T) {
 	must(t)(e2.CreateTransfers(ctx, next, nil))
 	if next[0].Timestamp <= keys[1].Timestamp {
 		t.Fatalf("timestamp %d after restart is not after the last doc's %d", next[0].Timestamp, keys[1].Timestamp)
+	}
+}
+
+// docHashLog is an EvidenceLog that keeps what each batch gave it: the
+// docs and their body hashes.
+type docHashLog struct {
+	docs   []ledger.Doc
+	hashes [][32]byte
+}
+
+func (l *docHashLog) Prepare(b *ledger.Batch) error {
+	l.docs = append(l.docs, b.Docs...)
+	for i := range b.Docs {
+		var h [32]byte
+		if i < len(b.DocHashes) {
+			h = b.DocHashes[i]
+		}
+		l.hashes = append(l.hashes, h)
+	}
+	return nil
+}
+
+func (l *docHashLog) Committed(*ledger.Batch) {}
+
+// TestSubmitHashesDocs: Submit hashes each doc's body in its caller's
+// goroutine and the batch carries the hashes, each next to its doc
+// (Batch.DocHashes), for the evidence log.
+func TestSubmitHashesDocs(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "hashes.db"))
+	defer st.Close()
+	log := &docHashLog{}
+	e, err := ledger.Open(ctx, ledger.Config{Store: st, Evidence: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start()
+	defer e.Stop(ctx)
+	for i := range 3 {
+		req := &ledger.Request{Docs: []ledger.Doc{
+			{Kind: "payment", Key: fmt.Sprintf("pay_%d", i), Body: fmt.Appendf(nil, `{"n":%d}`, i)},
+			{Kind: "approval", Key: fmt.Sprintf("pay_%d", i), Body: fmt.Appendf(nil, `{"approved":%d}`, i)},
+		}}
+		if _, ok, err := e.Submit(ctx, req, nil); err != nil || !ok {
+			t.Fatalf("submit %d: %v %v", i, ok, err)
+		}
+	}
+	if err := e.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.docs) != 6 {
+		t.Fatalf("%d docs logged, want 6", len(log.docs))
+	}
+	for i, d := range log.docs {
+		if log.hashes[i] != sha256.Sum256(d.Body) {
+			t.Errorf("doc %s/%s: hash %x, want the body's", d.Kind, d.Key, log.hashes[i])
+		}
 	}
 }

@@ -461,7 +461,11 @@ const chunkLeaves = 1024
 
 // batchRoot returns the root and leaf count of b's batch tree (the root
 // BatchRecords(b, l.lastTS).Tree() gives) without keeping the tree:
-// workers hash and reduce chunks of leaves in place, in parallel.
+// chunks of leaves are hashed and reduced in place, in parallel. The
+// calling goroutine (the engine's committer, the one serial step of every
+// commit) hashes chunks itself and waits only for a chunk a helper has
+// taken: on a busy machine a helper may start long after it is asked to,
+// and the commit does not wait for it to start.
 func (l *Log) batchRoot(b *ledger.Batch) (evidence.Hash, uint64) {
 	n := len(b.Assets) + len(l.created) + len(b.Transfers) + len(b.Expiries) + len(b.Docs)
 	if cap(l.leaves) < n {
@@ -471,28 +475,26 @@ func (l *Log) batchRoot(b *ledger.Batch) (evidence.Hash, uint64) {
 	chunks := (n + chunkLeaves - 1) / chunkLeaves
 	l.roots = slices.Grow(l.roots[:0], chunks)[:chunks]
 	roots := l.roots
-	work := func(c int) {
-		lo, hi := c*chunkLeaves, min((c+1)*chunkLeaves, n)
-		l.hashLeaves(leaves[lo:hi], b, lo)
-		roots[c] = reduce(leaves[lo:hi])
-	}
-	workers := min(runtime.GOMAXPROCS(0), chunks)
-	if workers <= 1 {
-		for c := range chunks {
-			work(c)
+	var next, left atomic.Int64
+	left.Store(int64(chunks))
+	finished := make(chan struct{})
+	// hash hashes chunks until none is left to take; whoever hashes the
+	// last one closes finished.
+	hash := func() {
+		for c := int(next.Add(1) - 1); c < chunks; c = int(next.Add(1) - 1) {
+			lo, hi := c*chunkLeaves, min((c+1)*chunkLeaves, n)
+			l.hashLeaves(leaves[lo:hi], b, lo)
+			roots[c] = reduce(leaves[lo:hi])
+			if left.Add(-1) == 0 {
+				close(finished)
+			}
 		}
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for c := int(next.Add(1) - 1); c < chunks; c = int(next.Add(1) - 1) {
-					work(c)
-				}
-			})
-		}
-		wg.Wait()
 	}
+	for range min(runtime.GOMAXPROCS(0), chunks) - 1 {
+		go hash()
+	}
+	hash()
+	<-finished
 	return reduce(roots), uint64(n)
 }
 
@@ -517,7 +519,13 @@ func (l *Log) hashLeaves(dst []evidence.Hash, b *ledger.Batch, first int) {
 		case j < nAssets+nAccounts+nTransfers+nExpiries:
 			dst[i] = sha256.Sum256(ExpiryLeaf(buf[:1], &b.Expiries[j-nAssets-nAccounts-nTransfers]))
 		default:
-			dst[i] = sha256.Sum256(DocLeaf(buf[:1], &b.Docs[j-nAssets-nAccounts-nTransfers-nExpiries]))
+			k := j - nAssets - nAccounts - nTransfers - nExpiries
+			if k < len(b.DocHashes) && b.DocHashes[k] != ([32]byte{}) {
+				// The body was hashed by its submitter (Batch.DocHashes).
+				dst[i] = sha256.Sum256(appendDocLeaf(buf[:1], &b.Docs[k], b.DocHashes[k]))
+			} else {
+				dst[i] = sha256.Sum256(DocLeaf(buf[:1], &b.Docs[k]))
+			}
 		}
 	}
 }

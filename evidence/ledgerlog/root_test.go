@@ -1,6 +1,9 @@
 package ledgerlog
 
 import (
+	"crypto/sha256"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/agentpay/agentpay/ledger"
@@ -64,5 +67,44 @@ func TestPrepareCommitted(t *testing.T) {
 	l.Committed(b)
 	if log.Size() != 1 {
 		t.Fatalf("log size %d after Committed, want 1", log.Size())
+	}
+}
+
+// TestBatchRootDocHashes: a batch's doc leaves take the body hashes its
+// submitter computed (Batch.DocHashes) where it gave them and hash the
+// bodies otherwise: the root is the tree's with all, some (a shorter list,
+// a zero hash) or none given, across chunks; a given hash that is not the
+// body's changes the root, so the given ones are the ones used.
+func TestBatchRootDocHashes(t *testing.T) {
+	for _, n := range []int{1, 3, 1024, 1500, 3000} {
+		b := &ledger.Batch{Transfers: []ledger.TransferRecord{{Transfer: ledger.Transfer{ID: ledger.IDFromUint64(1), Amount: 1, Timestamp: 1}}}}
+		for i := range n {
+			b.Docs = append(b.Docs, ledger.Doc{Kind: "payment", Key: fmt.Sprintf("pay_%d", i),
+				Body: fmt.Appendf(nil, `{"n":%d}`, i), Timestamp: uint64(i + 2)})
+		}
+		l := New(Options{})
+		l.createdAccounts(b)
+		want := BatchRecords(b, l.lastTS).Tree()
+		all := make([][32]byte, n)
+		for i := range b.Docs {
+			all[i] = sha256.Sum256(b.Docs[i].Body)
+		}
+		some := slices.Clone(all[:(n+1)/2])
+		some[0] = [32]byte{}
+		for _, c := range []struct {
+			name   string
+			hashes [][32]byte
+		}{{"all", all}, {"some", some}, {"none", nil}} {
+			b.DocHashes = c.hashes
+			if root, count := l.batchRoot(b); root != want.Root() || count != want.Size() {
+				t.Errorf("%d docs, %s hashes given: root %v count %d, want %v %d", n, c.name, root, count, want.Root(), want.Size())
+			}
+		}
+		wrong := slices.Clone(all)
+		wrong[n-1][0] ^= 1
+		b.DocHashes = wrong
+		if root, _ := l.batchRoot(b); root == want.Root() {
+			t.Errorf("%d docs: a wrong body hash given left the root as it was", n)
+		}
 	}
 }
