@@ -85,7 +85,8 @@ type writer struct {
 	docChunks, docKeys                                                  *bulk
 	prevTS                                                              uint64 // the shard's position timestamp before this batch
 
-	docs docChunker // the batch's docs, packed
+	docs   docChunker // the batch's docs, packed
+	packed [][]byte   // buffers of the batch's compressed doc chunks, reused
 
 	// evFiles are the evidence files' stored versions as this writer
 	// knows them, evPending the batch's (evidence.go).
@@ -455,7 +456,17 @@ func (w *writer) release() {
 	for i := range w.args {
 		w.args[i].Value = nil
 	}
+	// A batch of many docs leaves many chunk buffers: keep those a
+	// usual batch needs (~5 MiB at most).
+	if len(w.packed) > packedKept {
+		clear(w.packed[packedKept:])
+		w.packed = w.packed[:packedKept]
+	}
 }
+
+// packedKept is how many compressed doc chunk buffers a writer keeps
+// between batches.
+const packedKept = 64
 
 // checkSeq fails unless b.Seq follows the shard's last committed batch.
 func (w *writer) checkSeq(b *ledger.Batch) error {
@@ -497,9 +508,16 @@ func (w *writer) writeDocs(ctx context.Context, b *ledger.Batch) error {
 		c.add(i, d.Timestamp, d.Kind, d.Key, d.Body)
 	}
 	w.vals = w.vals[:0]
+	for len(w.packed) < len(c.chunks) {
+		w.packed = append(w.packed, nil)
+	}
 	for i := range c.chunks {
 		ch := &c.chunks[i]
-		w.vals = append(w.vals, int64(b.Shard), int64(ch.first), int64(ch.last), c.records(ch))
+		stored := packDocChunk(w.packed[i], c.records(ch))
+		if len(stored) > 0 && stored[0] == docChunkS2 {
+			w.packed[i] = stored // its buffer, kept for the next batch
+		}
+		w.vals = append(w.vals, int64(b.Shard), int64(ch.first), int64(ch.last), stored)
 	}
 	if err := w.insert(ctx, w.docChunks); err != nil {
 		return conflict(err)

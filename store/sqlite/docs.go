@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/agentpay/agentpay/ledger"
 )
 
@@ -16,6 +18,65 @@ import (
 // that alone is a row of its own), so a point read decodes at most ~64 KiB.
 // Changing it needs no migration: readers take rows as they find them.
 const docChunkBytesMax = 64 << 10
+
+// A doc_chunks row's records are stored as they are or compressed (see
+// migrations/0010_doc_chunks_s2.sql): records begin with the first doc's
+// timestamp delta, 0, so a first byte of docChunkS2 marks an S2 block of
+// them instead. Payment docs are JSON with much in common, and a chunk of
+// them compresses about five to one at about a microsecond per doc, which
+// takes most of their bytes out of the WAL, the database file and the
+// system calls that write both.
+const (
+	docChunkS2 = 0x01
+	// docCompressMin is the least records worth compressing.
+	docCompressMin = 256
+	// docChunkDecodedMax bounds the records a compressed row may claim
+	// (a chunk holds at most docChunkBytesMax bytes of records, or a single
+	// larger doc, whose body is at most ledger.DocBodyMax).
+	docChunkDecodedMax = 1 << 20
+)
+
+// packDocChunk returns the stored form of a chunk's records: an S2 block
+// after docChunkS2 when that is smaller, else the records; dst is reused.
+func packDocChunk(dst, recs []byte) []byte {
+	if len(recs) < docCompressMin {
+		return recs
+	}
+	need := 1 + s2.MaxEncodedLen(len(recs))
+	if cap(dst) < need {
+		dst = make([]byte, need)
+	}
+	dst = dst[:need]
+	dst[0] = docChunkS2
+	enc := s2.Encode(dst[1:], recs)
+	if 1+len(enc) >= len(recs) {
+		return recs
+	}
+	return dst[:1+len(enc)]
+}
+
+// unpackDocChunk returns the records of a stored doc_chunks row, decoded
+// into buf when compressed (buf grows as needed, and the records share it).
+func unpackDocChunk(buf *[]byte, stored []byte) ([]byte, error) {
+	if len(stored) == 0 || stored[0] != docChunkS2 {
+		return stored, nil
+	}
+	n, err := s2.DecodedLen(stored[1:])
+	if err != nil {
+		return nil, fmt.Errorf("compressed doc chunk: %w", err)
+	}
+	if n == 0 || n > docChunkDecodedMax {
+		return nil, fmt.Errorf("compressed doc chunk of %d bytes of records, want 1 to %d", n, docChunkDecodedMax)
+	}
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	recs, err := s2.Decode((*buf)[:n], stored[1:])
+	if err != nil {
+		return nil, fmt.Errorf("compressed doc chunk: %w", err)
+	}
+	return recs, nil
+}
 
 // docRecordSize returns the size of a doc's record in a chunk whose first
 // timestamp is ts - delta (see migrations/0008_doc_chunks.sql).
@@ -127,9 +188,15 @@ func (c *docCursor) find(ts uint64) (docRecord, error) {
 	}
 }
 
-// decodeDocChunk calls fn with the docs of a chunk whose first_ts is first
-// and stops at fn's first error, which it returns.
-func decodeDocChunk(first uint64, recs []byte, fn func(ledger.Doc) error) error {
+// decodeDocChunk calls fn with the docs of a stored chunk (compressed or
+// not) whose first_ts is first and stops at fn's first error, which it
+// returns.
+func decodeDocChunk(first uint64, stored []byte, fn func(ledger.Doc) error) error {
+	var buf []byte
+	recs, err := unpackDocChunk(&buf, stored)
+	if err != nil {
+		return err
+	}
 	c := docCursor{first: first, recs: recs}
 	for {
 		r, err := c.next()
@@ -199,11 +266,16 @@ func (s *Store) ListDocs(ctx context.Context, shard uint32, from, to uint64, fn 
 		return fmt.Errorf("sqlite: docs: %w", err)
 	}
 	defer rows.Close()
+	var buf []byte
 	for rows.Next() {
 		var first int64
-		var recs sql.RawBytes
-		if err := rows.Scan(&first, &recs); err != nil {
+		var stored sql.RawBytes
+		if err := rows.Scan(&first, &stored); err != nil {
 			return fmt.Errorf("sqlite: docs: %w", err)
+		}
+		recs, err := unpackDocChunk(&buf, stored)
+		if err != nil {
+			return fmt.Errorf("sqlite: docs of shard %d: chunk %d: %w", shard, first, err)
 		}
 		c := docCursor{first: uint64(first), recs: recs}
 		for {
@@ -246,14 +318,19 @@ func (s *Store) DocHistory(ctx context.Context, kind, key string) ([]ledger.Doc,
 	}
 	defer rows.Close()
 	var out []ledger.Doc
+	var buf []byte
 	for rows.Next() {
 		var ts, shard, chunk int64
-		var recs sql.RawBytes
-		if err := rows.Scan(&ts, &shard, &chunk, &recs); err != nil {
+		var stored sql.RawBytes
+		if err := rows.Scan(&ts, &shard, &chunk, &stored); err != nil {
 			return nil, fmt.Errorf("sqlite: docs: %w", err)
 		}
-		if recs == nil {
+		if stored == nil {
 			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: its chunk %d is missing", ts, shard, chunk)
+		}
+		recs, err := unpackDocChunk(&buf, stored)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: chunk %d: %w", ts, shard, chunk, err)
 		}
 		c := docCursor{first: uint64(chunk), recs: recs}
 		r, err := c.find(uint64(ts))
@@ -321,8 +398,13 @@ func (s *Store) keyedDocs(ctx context.Context, fn func(ledger.Doc) error, query 
 	for _, k := range keys {
 		c := cursors[k.shard]
 		if c == nil || c.first != k.chunk {
-			var recs []byte
-			err := chunkTx.QueryRowContext(ctx, int64(k.shard), int64(k.chunk)).Scan(&recs)
+			var stored []byte
+			err := chunkTx.QueryRowContext(ctx, int64(k.shard), int64(k.chunk)).Scan(&stored)
+			if err != nil {
+				return fmt.Errorf("sqlite: docs: chunk %d of shard %d: %w", k.chunk, k.shard, err)
+			}
+			var buf []byte // each shard's cursor keeps its own records
+			recs, err := unpackDocChunk(&buf, stored)
 			if err != nil {
 				return fmt.Errorf("sqlite: docs: chunk %d of shard %d: %w", k.chunk, k.shard, err)
 			}

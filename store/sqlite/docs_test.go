@@ -206,6 +206,10 @@ func checkChunkSizes(t *testing.T, s *Store) int {
 		if err := decodeDocChunk(uint64(first), recs, func(d ledger.Doc) error { docs = append(docs, d); return nil }); err != nil {
 			t.Fatal(err)
 		}
+		var buf []byte
+		if recs, err = unpackDocChunk(&buf, recs); err != nil {
+			t.Fatal(err)
+		}
 		if len(docs) > 1 && len(recs) > docChunkBytesMax {
 			t.Errorf("chunk %d of %d docs has %d bytes, limit %d", first, len(docs), len(recs), docChunkBytesMax)
 		}
@@ -270,6 +274,14 @@ func FuzzDocChunk(f *testing.F) {
 	f.Add(uint64(0), []byte{0, 1, 'a', 1, 'b', 0})
 	f.Add(uint64(1<<63-1), []byte{0, 0, 0, 0, 1})
 	f.Add(uint64(3), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	// Compressed: a chunk of docs alike, and S2 blocks claiming too much.
+	var alike docChunker
+	for i := range 8 {
+		alike.add(i, uint64(10+i), "payment", fmt.Sprintf("pay_%d", i), bytes.Repeat([]byte(`{"amount":31,"currency":"USD"}`), 20))
+	}
+	f.Add(uint64(10), packDocChunk(nil, alike.records(&alike.chunks[0])))
+	f.Add(uint64(10), []byte{docChunkS2, 0xff, 0xff, 0xff, 0x7f, 0})
+	f.Add(uint64(10), []byte{docChunkS2, 0x05, 0x10, 0, 1, 'a', 1})
 	f.Fuzz(func(t *testing.T, first uint64, data []byte) {
 		var got []ledger.Doc
 		if err := decodeDocChunk(first, data, func(d ledger.Doc) error { got = append(got, d); return nil }); err == nil {
@@ -305,14 +317,19 @@ func FuzzDocChunk(f *testing.F) {
 		for i, d := range want {
 			c.add(i, d.Timestamp, d.Kind, d.Key, d.Body)
 		}
-		var got2 []ledger.Doc
+		var got2, packed []ledger.Doc
 		for i := range c.chunks {
 			ch := &c.chunks[i]
 			if err := decodeDocChunk(ch.first, c.records(ch), func(d ledger.Doc) error { got2 = append(got2, d); return nil }); err != nil {
 				t.Fatalf("chunk %d: %v", i, err)
 			}
+			// The stored form, compressed or not, decodes the same.
+			if err := decodeDocChunk(ch.first, packDocChunk(nil, c.records(ch)), func(d ledger.Doc) error { packed = append(packed, d); return nil }); err != nil {
+				t.Fatalf("chunk %d packed: %v", i, err)
+			}
 		}
 		docsEqual(t, "round trip", got2, want)
+		docsEqual(t, "round trip packed", packed, want)
 	})
 }
 
@@ -387,6 +404,119 @@ func BenchmarkDocHistory(b *testing.B) {
 		docs, err := d.s.DocHistory(ctx, "payment", key)
 		if err != nil || len(docs) != 1 {
 			b.Fatalf("DocHistory(%s) = %d docs, %v", key, len(docs), err)
+		}
+	}
+}
+
+// TestDocChunksCompressed: chunks of docs alike (JSON payments) are stored
+// as S2 blocks, several times smaller than their records; chunks that do
+// not compress (random bodies) and small ones are stored as they are;
+// every read path returns the docs committed either way, and a chunk row
+// stored uncompressed (as every row before schema version 10) reads as
+// before. A compressed row that is corrupt or claims too much fails the
+// read with an error.
+func TestDocChunksCompressed(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "agentpay.db"))
+	want := map[uint32][]ledger.Doc{}
+	ts := uint64(100)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for seq := uint64(1); seq <= 3; seq++ {
+		b := &ledger.Batch{Seq: seq}
+		for i := range 60 {
+			ts += 2
+			body := fmt.Appendf(nil, `{"id":"pay_%d_%d","mandate":"mdt_1","agent":"agt_x","amount":%d,"currency":"USD","decision":{"outcome":"allow","checks":[{"type":"payment.budget","result":"pass"}]}}`, seq, i, 31+i)
+			if seq == 2 {
+				body = make([]byte, 1000)
+				for j := range body {
+					body[j] = byte(rng.Uint32())
+				}
+			}
+			b.Docs = append(b.Docs, ledger.Doc{Kind: "payment", Key: fmt.Sprintf("pay_%d_%d", seq, i), Body: body, Timestamp: ts})
+		}
+		b.Timestamp = ts
+		if err := s.CommitBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		want[0] = append(want[0], b.Docs...)
+	}
+	// A small batch: one doc, too small to compress.
+	ts += 2
+	small := ledger.Doc{Kind: "payment", Key: "small", Body: []byte(`{}`), Timestamp: ts}
+	if err := s.CommitBatch(ctx, &ledger.Batch{Seq: 4, Timestamp: ts, Docs: []ledger.Doc{small}}); err != nil {
+		t.Fatal(err)
+	}
+	want[0] = append(want[0], small)
+
+	type row struct {
+		first  int64
+		stored []byte
+	}
+	var rows []row
+	rs, err := s.rdb.Query("SELECT first_ts, records FROM doc_chunks ORDER BY first_ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs.Next() {
+		var r row
+		if err := rs.Scan(&r.first, &r.stored); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	rs.Close()
+	if len(rows) != 4 {
+		t.Fatalf("%d chunk rows, want one per batch (4)", len(rows))
+	}
+	for i, r := range rows {
+		var buf []byte
+		recs, err := unpackDocChunk(&buf, r.stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compressed := r.stored[0] == docChunkS2
+		switch i {
+		case 0, 2: // JSON payments
+			if !compressed || len(r.stored)*3 > len(recs) {
+				t.Errorf("chunk %d: %d bytes stored for %d of records (compressed %v), want an S2 block a third or less", i, len(r.stored), len(recs), compressed)
+			}
+		case 1, 3: // random bodies; one small doc
+			if compressed || !bytes.Equal(r.stored, recs) {
+				t.Errorf("chunk %d: stored compressed %v, want the records as they are", i, compressed)
+			}
+		}
+	}
+	checkDocs(t, s, want)
+
+	// A row stored uncompressed, as an earlier version wrote every row,
+	// reads as before; the first row is rewritten so.
+	var buf []byte
+	recs, err := unpackDocChunk(&buf, rows[0].stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.wconn.ExecContext(ctx, "UPDATE doc_chunks SET records = ? WHERE first_ts = ?", bytes.Clone(recs), rows[0].first); err != nil {
+		t.Fatal(err)
+	}
+	checkDocs(t, s, want)
+
+	// Corrupt compressed rows fail the reads that meet them.
+	for _, bad := range [][]byte{
+		append([]byte{docChunkS2}, rows[2].stored[1:len(rows[2].stored)/2]...), // cut short
+		{docChunkS2, 0xff, 0xff, 0xff, 0x7f, 0},                                // claims 256 MiB
+		{docChunkS2, 0},                                                        // claims nothing
+	} {
+		if _, err := s.wconn.ExecContext(ctx, "UPDATE doc_chunks SET records = ? WHERE first_ts = ?", bad, rows[2].first); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ListDocs(ctx, 0, 0, 1<<63-1, func(ledger.Doc) error { return nil }); err == nil {
+			t.Errorf("ListDocs over a corrupt compressed chunk % x... succeeded", bad[:min(len(bad), 6)])
+		}
+		if _, err := s.DocHistory(ctx, "payment", want[0][120].Key); err == nil {
+			t.Errorf("DocHistory of a doc in a corrupt compressed chunk succeeded")
+		}
+		if err := s.DocsOfKind(ctx, "payment", 0, func(ledger.Doc) error { return nil }); err == nil {
+			t.Errorf("DocsOfKind over a corrupt compressed chunk succeeded")
 		}
 	}
 }

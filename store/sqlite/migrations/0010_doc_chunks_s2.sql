@@ -1,0 +1,19 @@
+-- AgentPay SQLite schema, version 10: doc chunks compressed.
+--
+-- A doc_chunks row's records (version 8) may now be stored as an S2 block
+-- (github.com/klauspost/compress/s2, the block format) after one byte
+-- 0x01:
+--
+--     records  = uvarint 0 (the first doc's delta), ...   stored as they are
+--     records  = 0x01, S2 block of the records            compressed
+--
+-- A chunk's records always begin with the byte 0x00 (the first doc's
+-- timestamp delta), so the first byte tells the two apart. The writer
+-- compresses a chunk of 256 bytes or more when the block is smaller; a
+-- chunk of wallet payments (JSON docs with much in common) compresses
+-- about five to one. A compressed row claims at most 1 MiB of records.
+-- Rows written before this version stay as they are and read as before;
+-- readers that predate it cannot read compressed rows.
+--
+-- No table changes: this version marks the format.
+SELECT 1;
