@@ -131,7 +131,10 @@ func (w *writer) writeEvidenceFile(path string, data []byte) error {
 		if err := w.exec("INSERT INTO evidence_files (path, data) VALUES (?, ?)", fragmentPath(path, n), data[n:]); err != nil {
 			return err
 		}
-		w.evPending[path] = &evFile{data: append(old.data[:n:n], data[n:]...), frags: old.frags + 1}
+		// Appended in place when the buffer has room: the stored version
+		// (old, n bytes) never reads past its length, and a failed batch
+		// forgets every version (evidenceFailed).
+		w.evPending[path] = &evFile{data: append(old.data[:n], data[n:]...), frags: old.frags + 1}
 		return nil
 	}
 	if old.frags > 0 {
