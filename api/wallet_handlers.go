@@ -66,7 +66,7 @@ func (s *Server) walletRoutes() []*route {
 		{pattern: "POST /v1/mandates/{id}/revoke", access: accessWrite, handle: s.revokeMandate},
 
 		{pattern: "POST /v1/payments", access: accessAgent, bodyBytesMax: singleBodyBytesMax, handle: s.payOrPurchase},
-		{pattern: "GET /v1/payments", access: accessRead, query: []string{"owner", "agent", "status"}, handle: s.listPayments},
+		{pattern: "GET /v1/payments", access: accessRead, query: []string{"owner", "agent", "status", "after", "limit"}, handle: s.listPayments},
 		{pattern: "GET /v1/payments/{id}", access: accessRead, handle: s.getPayment},
 		{pattern: "POST /v1/payments/{id}/approve", access: accessWrite, handle: s.approvePayment},
 		{pattern: "POST /v1/payments/{id}/decline", access: accessWrite, handle: s.declinePayment},
@@ -795,9 +795,20 @@ func (s *Server) listPayments(c *call) error {
 	if err != nil {
 		return err
 	}
+	limit, err := pageLimit(c.r)
+	if err != nil {
+		return err
+	}
 	q := c.r.URL.Query()
-	list := protocol.WalletPaymentList{Data: []protocol.WalletPayment{}}
-	for _, p := range svc.Payments(owner, q.Get("agent"), q.Get("status")) {
+	page, next, err := svc.PaymentsPage(owner, q.Get("agent"), q.Get("status"), q.Get("after"), limit)
+	if errors.Is(err, wallet.ErrBadCursor) {
+		return invalid(codeInvalidCursor, "after", "after must be the next_cursor of the previous page")
+	}
+	if err != nil {
+		return err
+	}
+	list := protocol.WalletPaymentList{Data: make([]protocol.WalletPayment, 0, len(page)), NextCursor: next}
+	for _, p := range page {
 		list.Data = append(list.Data, s.toProtocolPayment(c, svc, p))
 	}
 	return c.sendValue(http.StatusOK, list)

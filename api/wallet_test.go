@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -340,6 +341,54 @@ func TestWalletFlow(t *testing.T) {
 	after := w.state(m.ID)
 	if after.Available != mid.Available || !jsonEqual(after.Limits[0], mid.Limits[0]) {
 		t.Fatalf("decline did not release: %+v, was %+v", after, mid)
+	}
+
+	// The owner's payments a page at a time: the pages, in order, are the
+	// whole list; each page's cursor is its last payment.
+	var all protocol.WalletPaymentList
+	do(t, env, "GET", "/v1/payments", as(w.secret)).want(t, http.StatusOK).decode(t, &all)
+	if len(all.Data) < 4 || all.NextCursor != "" {
+		t.Fatalf("all payments: %d, next %q", len(all.Data), all.NextCursor)
+	}
+	var paged []string
+	for cursor, pages := "", 0; ; pages++ {
+		if pages > len(all.Data) {
+			t.Fatal("paging does not end")
+		}
+		var page protocol.WalletPaymentList
+		path := "/v1/payments?limit=2"
+		if cursor != "" {
+			path += "&after=" + cursor
+		}
+		do(t, env, "GET", path, as(w.secret)).want(t, http.StatusOK).decode(t, &page)
+		for _, p := range page.Data {
+			paged = append(paged, p.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		if len(page.Data) != 2 || page.NextCursor != page.Data[1].ID {
+			t.Fatalf("page of %d with next %q: %s", len(page.Data), page.NextCursor, mustJSON(t, page))
+		}
+		cursor = page.NextCursor
+	}
+	var want []string
+	for _, p := range all.Data {
+		want = append(want, p.ID)
+	}
+	if !slices.Equal(paged, want) {
+		t.Fatalf("pages %v, list %v", paged, want)
+	}
+	// A cursor that names none of the caller's payments, and limits out of
+	// range, are refused with the parameter named.
+	for _, c := range []struct{ secret, query, code, param string }{
+		{w.secret, "after=pay_nosuch", "invalid_cursor", "after"},
+		{bobSecret, "after=" + held.ID, "invalid_cursor", "after"},
+		{w.secret, "limit=0", "invalid_limit", "limit"},
+		{w.secret, "limit=1001", "invalid_limit", "limit"},
+		{w.secret, "limit=two", "invalid_limit", "limit"},
+	} {
+		do(t, env, "GET", "/v1/payments?"+c.query, as(c.secret)).wantError(t, http.StatusBadRequest, protocol.ErrorInvalidRequest, c.code, c.param)
 	}
 
 	// Mandates and the wallet as the owner sees them.

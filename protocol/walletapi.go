@@ -198,9 +198,12 @@ type PaymentAnswer struct {
 	At       string `json:"at"`
 }
 
-// WalletPaymentList is the answer of GET /v1/payments.
+// WalletPaymentList is a page of the answer of GET /v1/payments, oldest
+// first; pass NextCursor as ?after= for the next page. NextCursor is
+// empty on the last page.
 type WalletPaymentList struct {
-	Data []WalletPayment `json:"data"`
+	Data       []WalletPayment `json:"data"`
+	NextCursor string          `json:"next_cursor,omitempty"`
 }
 
 // RiskDecision is the risk rules' decision on a payment: its outcome

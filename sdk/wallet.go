@@ -79,6 +79,10 @@ type PaymentFilter struct {
 	Owner  string
 	Agent  string
 	Status string
+	// After is the NextCursor of the previous page ("" for the first),
+	// Limit the page size (0: the server's default).
+	After string
+	Limit int
 }
 
 // withQuery appends the non-empty values of q to path.
@@ -266,10 +270,15 @@ func (c *Client) RevokeMandate(ctx context.Context, idempotencyKey, id string) (
 	return &out, nil
 }
 
-// ListPayments returns the payments f selects (without receipts).
+// ListPayments returns a page of the payments f selects (without
+// receipts), oldest first; pass its NextCursor as f.After for the next.
 func (c *Client) ListPayments(ctx context.Context, f PaymentFilter) (*protocol.WalletPaymentList, error) {
 	var out protocol.WalletPaymentList
-	path := withQuery("/v1/payments", "owner", f.Owner, "agent", f.Agent, "status", f.Status)
+	limit := ""
+	if f.Limit > 0 {
+		limit = strconv.Itoa(f.Limit)
+	}
+	path := withQuery("/v1/payments", "owner", f.Owner, "agent", f.Agent, "status", f.Status, "after", f.After, "limit", limit)
 	if err := c.do(ctx, "list payments", http.MethodGet, path, "", nil, &out); err != nil {
 		return nil, err
 	}

@@ -740,9 +740,36 @@ func (s *Service) withStatus(p *Payment) *Payment {
 // Payments returns an owner's payments (of one agent or one status when
 // not empty), oldest first.
 func (s *Service) Payments(owner, agent, status string) []*Payment {
+	out, _, _ := s.PaymentsPage(owner, agent, status, "", 0)
+	return out
+}
+
+// ErrBadCursor is returned by PaymentsPage for an after that names none
+// of the owner's payments.
+var ErrBadCursor = errors.New("wallet: the cursor names none of the owner's payments")
+
+// PaymentsPage returns up to limit (0: all) of an owner's payments (of one
+// agent or one status when not empty), oldest first (by creation, then
+// id), after the payment whose id is after ("": from the first), and the
+// id to pass as after for the next page ("" when none is left).
+func (s *Service) PaymentsPage(owner, agent, status, after string, limit int) ([]*Payment, string, error) {
+	var from *Payment
+	if after != "" {
+		p, ok := s.payment(after)
+		if !ok || p.Owner != owner {
+			return nil, "", fmt.Errorf("%w: %s", ErrBadCursor, after)
+		}
+		from = p
+	}
+	order := func(a, b *Payment) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	}
 	var out []*Payment
 	s.payments.Range(func(_, x any) bool {
-		if p := x.(*Payment); p.Owner == owner && (agent == "" || p.Agent == agent) {
+		if p := x.(*Payment); p.Owner == owner && (agent == "" || p.Agent == agent) && (from == nil || order(p, from) > 0) {
 			out = append(out, p)
 		}
 		return true
@@ -751,13 +778,11 @@ func (s *Service) Payments(owner, agent, status string) []*Payment {
 		out[i] = s.withStatus(out[i])
 	}
 	out = slices.DeleteFunc(out, func(p *Payment) bool { return status != "" && p.Status != status })
-	slices.SortFunc(out, func(a, b *Payment) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out
+	slices.SortFunc(out, order)
+	if limit > 0 && len(out) > limit {
+		return out[:limit], out[limit-1].ID, nil
+	}
+	return out, "", nil
 }
 
 // Answer approves or declines a held payment: the held legs are posted

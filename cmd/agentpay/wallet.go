@@ -225,6 +225,8 @@ func paymentsCommand(cf *clientFlags) *cobra.Command {
 	list.Flags().StringVar(&f.Agent, "agent", "", "only this agent's payments")
 	list.Flags().StringVar(&f.Status, "status", "", "only payments in this status: completed, held, approved, declined or expired")
 	list.Flags().StringVar(&f.Owner, "owner", "", "the owner's user id (admin keys)")
+	list.Flags().StringVar(&f.After, "after", "", "cursor: next_cursor of the previous page")
+	list.Flags().IntVar(&f.Limit, "limit", 0, "page size (default 100, at most 1000)")
 	get := &cobra.Command{
 		Use: "get ID", Short: "Show a payment and its decision", Args: cobra.ExactArgs(1),
 		RunE: walletCall(cf, &asJSON, func(cmd *cobra.Command, c *sdk.Client, args []string) (any, error) {
@@ -464,6 +466,12 @@ func printHuman(w io.Writer, v any) error {
 		for _, p := range x.Data {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Status, minorUnits(strconv.FormatInt(p.Amount, 10), p.Scale, p.Currency),
 				p.Payee, p.Agent, p.CreatedAt)
+		}
+		if x.NextCursor != "" {
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "more: --after %s\n", x.NextCursor)
 		}
 	default:
 		return printJSON(w, v)

@@ -203,6 +203,16 @@ func TestWalletCommands(t *testing.T) {
 	if len(list.Data) != 3 {
 		t.Fatalf("payments %+v", list.Data)
 	}
+	// A page at a time: the table ends with the cursor of the next page.
+	out = must(secret, nil, "payments", "list", "--limit", "2")
+	if !strings.Contains(out, list.Data[1].ID) || strings.Contains(out, list.Data[2].ID) || !strings.Contains(out, "more: --after "+list.Data[1].ID) {
+		t.Fatalf("payments list --limit 2:\n%s", out)
+	}
+	var rest protocol.WalletPaymentList
+	must(secret, &rest, "payments", "list", "--after", list.Data[1].ID, "--json")
+	if len(rest.Data) != 1 || rest.Data[0].ID != list.Data[2].ID || rest.NextCursor != "" {
+		t.Fatalf("payments list --after: %+v", rest)
+	}
 
 	// Mandates: what remains, then revoked; the agent revoked.
 	var ml protocol.WalletMandateList
