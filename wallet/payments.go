@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -198,7 +199,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	// happened since. Only the exact bytes the payment was made with match.
 	pid := paymentID(agent.ID, peek.ID, peek.IssuedAt)
 	if prev, ok := s.payment(pid); ok && prev.Closed == string(req.ClosedMandate) {
-		return s.withStatus(prev), nil
+		return s.withLimits(s.withStatus(prev)), nil
 	}
 	m, ok := s.mandateByHash(peek.OpenMandateHash)
 	if !ok {
@@ -240,8 +241,8 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	p := &Payment{ID: pid, Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
-	if prev, ok := s.payment(p.ID); ok {
-		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
+	if _, ok := s.payments.Load(p.ID); ok {
+		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+p.ID)
 	}
 	if err := s.unusedJTI(p.ID); err != nil {
 		return nil, err
@@ -352,7 +353,7 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 	p.committed = &submitted{ts, fps, creq.Docs}
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
-	s.keep(p)
+	s.keep(p, creq.Docs[0].Body)
 	tm.done(StageRecord)
 	return nil
 }
@@ -670,22 +671,71 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 	}
 }
 
-// keep records p as the payment's current state. The records its change
+// kept is a payment as the service keeps it in memory: what listings and
+// holds need, and its latest doc, the JSON the store holds, decoded when
+// the whole payment is asked for. It is a few words and one byte slice,
+// which the garbage collector does not scan, so however many payments are
+// kept, marking the heap does not grow with what they say.
+type kept struct {
+	id, owner, agent, status string
+	created, expires         int64 // Unix ns; expires 0: no hold
+	doc                      []byte
+}
+
+// keptOf returns p as kept with its latest doc body (p's JSON, or a JSON
+// object with p's members and others, as a purchase's).
+func keptOf(p *Payment, doc []byte) *kept {
+	k := &kept{id: p.ID, owner: p.Owner, agent: p.Agent, status: p.Status, created: p.CreatedAt.UnixNano(), doc: doc}
+	if p.ExpiresAt != nil {
+		k.expires = p.ExpiresAt.UnixNano()
+	}
+	return k
+}
+
+// statusAt returns the payment's status at now (a held payment whose
+// hold expired is expired), as withStatus does.
+func (k *kept) statusAt(now time.Time) string {
+	if k.status == StatusHeld && k.expires != 0 && now.UnixNano() >= k.expires {
+		return StatusExpired
+	}
+	return k.status
+}
+
+// keep records p, committed with doc (the body of the doc its change
+// committed), as the payment's current state. The records its change
 // committed stay with the caller's p, for the receipt it answers with:
 // kept payments are read again from the store when a receipt is asked
 // for later, so memory holds no copy of what the store holds.
-func (s *Service) keep(p *Payment) {
-	kept := *p
-	kept.committed = nil
-	s.payments.Store(p.ID, &kept)
+func (s *Service) keep(p *Payment, doc []byte) {
+	s.payments.Store(p.ID, keptOf(p, doc))
 }
 
+// payment returns the kept payment pid, decoded from its doc.
 func (s *Service) payment(pid string) (*Payment, bool) {
 	x, ok := s.payments.Load(pid)
 	if !ok {
 		return nil, false
 	}
-	return x.(*Payment), true
+	return x.(*kept).payment(), true
+}
+
+// payment decodes k's doc. The docs are the service's own JSON; one that
+// did not decode would still give the payment's id, parties and status.
+func (k *kept) payment() *Payment {
+	p := &Payment{}
+	if err := json.Unmarshal(k.doc, p); err != nil || p.ID != k.id {
+		p = &Payment{ID: k.id, Owner: k.owner, Agent: k.agent, Status: k.status, CreatedAt: time.Unix(0, k.created).UTC()}
+	}
+	return p
+}
+
+// withLimits sets p.Limits to what remains of each limit of its mandate
+// now (a payment read again: its doc does not hold them).
+func (s *Service) withLimits(p *Payment) *Payment {
+	if m, err := s.Mandate(p.Mandate); err == nil {
+		p.Limits = s.remaining(context.Background(), m, s.now(), false)
+	}
+	return p
 }
 
 func (s *Service) applyPayment(d ledger.Doc) error {
@@ -693,7 +743,7 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 	if err := json.Unmarshal(d.Body, &p); err != nil {
 		return err
 	}
-	s.payments.Store(p.ID, &p)
+	s.keep(&p, d.Body)
 	switch {
 	case !slices.ContainsFunc(p.Legs, func(l Leg) bool { return isSingleUse(p.ID, l.Transfer) }):
 		// A payment made before chains had a single-use leg: its jti is
@@ -753,36 +803,40 @@ var ErrBadCursor = errors.New("wallet: the cursor names none of the owner's paym
 // id), after the payment whose id is after ("": from the first), and the
 // id to pass as after for the next page ("" when none is left).
 func (s *Service) PaymentsPage(owner, agent, status, after string, limit int) ([]*Payment, string, error) {
-	var from *Payment
+	var from *kept
 	if after != "" {
-		p, ok := s.payment(after)
-		if !ok || p.Owner != owner {
+		x, ok := s.payments.Load(after)
+		if !ok || x.(*kept).owner != owner {
 			return nil, "", fmt.Errorf("%w: %s", ErrBadCursor, after)
 		}
-		from = p
+		from = x.(*kept)
 	}
-	order := func(a, b *Payment) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+	order := func(a, b *kept) int {
+		if c := cmp.Compare(a.created, b.created); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(a.id, b.id)
 	}
-	var out []*Payment
+	now := s.now()
+	var sel []*kept
 	s.payments.Range(func(_, x any) bool {
-		if p := x.(*Payment); p.Owner == owner && (agent == "" || p.Agent == agent) && (from == nil || order(p, from) > 0) {
-			out = append(out, p)
+		k := x.(*kept)
+		if k.owner == owner && (agent == "" || k.agent == agent) && (status == "" || k.statusAt(now) == status) &&
+			(from == nil || order(k, from) > 0) {
+			sel = append(sel, k)
 		}
 		return true
 	})
-	for i := range out {
-		out[i] = s.withStatus(out[i])
+	slices.SortFunc(sel, order)
+	next := ""
+	if limit > 0 && len(sel) > limit {
+		sel, next = sel[:limit], sel[limit-1].id
 	}
-	out = slices.DeleteFunc(out, func(p *Payment) bool { return status != "" && p.Status != status })
-	slices.SortFunc(out, order)
-	if limit > 0 && len(out) > limit {
-		return out[:limit], out[limit-1].ID, nil
+	out := make([]*Payment, len(sel))
+	for i, k := range sel {
+		out[i] = s.withStatus(k.payment())
 	}
-	return out, "", nil
+	return out, next, nil
 }
 
 // Answer approves or declines a held payment: the held legs are posted
@@ -843,7 +897,7 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 		}
 	}
 	q.committed = &submitted{ts, fps, areq.Docs}
-	s.keep(&q)
+	s.keep(&q, areq.Docs[0].Body)
 	return &q, nil
 }
 
@@ -852,7 +906,7 @@ func (s *Service) applyApproval(d ledger.Doc) error {
 	if err := json.Unmarshal(d.Body, &p); err != nil {
 		return err
 	}
-	s.payments.Store(p.ID, &p)
+	s.keep(&p, d.Body)
 	return nil
 }
 

@@ -138,7 +138,7 @@ type Service struct {
 	agents     map[string]*Agent // by agent id
 	agentKeys  map[string]*Agent // by key thumbprint (kid)
 	mandates   map[string]*Mandate
-	payments   sync.Map          // payment id -> *Payment
+	payments   sync.Map          // payment id -> *kept
 	legacyJTIs sync.Map          // jtiKey -> payment id, of payments without a single-use leg
 	assets     map[string]uint32 // currency code -> ledger
 	ensured    sync.Map          // period account id -> struct{}: funded

@@ -26,5 +26,5 @@ func (s *Service) PaymentFor(agentID string, closed []byte) (*Payment, bool) {
 	if !ok || p.Closed != string(closed) {
 		return nil, false
 	}
-	return s.withStatus(p), true
+	return s.withLimits(s.withStatus(p)), true
 }
