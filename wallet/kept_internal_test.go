@@ -20,7 +20,7 @@ func TestKeptPayment(t *testing.T) {
 	expires := created.Add(time.Hour)
 	p := &Payment{ID: "pay_1", Mandate: "mdt_1", Agent: "agt_1", Owner: "usr_1", Wallet: "wal_1", Payee: "mch_1",
 		Amount: 700, Currency: "USD", Scale: 2, Status: StatusHeld, Closed: "a.b.c", Hold: "approval_required",
-		Decision: protocol.Decision{Outcome: protocol.OutcomeApprovalRequired, Code: protocol.CodeApprovalRequired},
+		Decision:  protocol.Decision{Outcome: protocol.OutcomeApprovalRequired, Code: protocol.CodeApprovalRequired},
 		Legs:      []Leg{{Name: "total", Transfer: ledger.IDFromUint64(7), Account: ledger.IDFromUint64(8)}},
 		CreatedAt: created, ExpiresAt: &expires}
 	doc, err := json.Marshal(p)
