@@ -280,7 +280,7 @@ func TestWalletFlow(t *testing.T) {
 	var again protocol.WalletPayment
 	r := w.pay(key, closed).want(t, http.StatusOK)
 	r.decode(t, &again)
-	if again.ID != p.ID || r.Header.Get(protocol.HeaderIdempotentReplayed) != "true" {
+	if again.ID != p.ID || r.Header.Get(protocol.HeaderIdempotentReplayed) != "true" || len(again.Limits) == 0 {
 		t.Fatalf("retry: %s", r.Body)
 	}
 	// The same signed request again: its nonce was used.

@@ -199,7 +199,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	// happened since. Only the exact bytes the payment was made with match.
 	pid := paymentID(agent.ID, peek.ID, peek.IssuedAt)
 	if prev, ok := s.payment(pid); ok && prev.Closed == string(req.ClosedMandate) {
-		return s.withLimits(s.withStatus(prev)), nil
+		return s.withLimits(ctx, s.withStatus(prev)), nil
 	}
 	m, ok := s.mandateByHash(peek.OpenMandateHash)
 	if !ok {
@@ -702,10 +702,9 @@ func (k *kept) statusAt(now time.Time) string {
 }
 
 // keep records p, committed with doc (the body of the doc its change
-// committed), as the payment's current state. The records its change
-// committed stay with the caller's p, for the receipt it answers with:
-// kept payments are read again from the store when a receipt is asked
-// for later, so memory holds no copy of what the store holds.
+// committed), as the payment's current state. The transfer records its
+// change committed stay with the caller's p, for the receipt it answers
+// with; a receipt asked for later reads them from the store.
 func (s *Service) keep(p *Payment, doc []byte) {
 	s.payments.Store(p.ID, keptOf(p, doc))
 }
@@ -731,9 +730,9 @@ func (k *kept) payment() *Payment {
 
 // withLimits sets p.Limits to what remains of each limit of its mandate
 // now (a payment read again: its doc does not hold them).
-func (s *Service) withLimits(p *Payment) *Payment {
+func (s *Service) withLimits(ctx context.Context, p *Payment) *Payment {
 	if m, err := s.Mandate(p.Mandate); err == nil {
-		p.Limits = s.remaining(context.Background(), m, s.now(), false)
+		p.Limits = s.remaining(ctx, m, s.now(), false)
 	}
 	return p
 }

@@ -1,5 +1,7 @@
 package wallet
 
+import "context"
+
 // Read-only views the HTTP API needs.
 
 // UserByKeyID returns the user whose key has the key id (RFC 7638
@@ -26,5 +28,5 @@ func (s *Service) PaymentFor(agentID string, closed []byte) (*Payment, bool) {
 	if !ok || p.Closed != string(closed) {
 		return nil, false
 	}
-	return s.withLimits(s.withStatus(p)), true
+	return s.withLimits(context.Background(), s.withStatus(p)), true
 }
