@@ -199,8 +199,13 @@ func (d *ledgerDir) chunkOf(t *testing.T, db *sql.DB, id ledger.ID) (int64, []by
 	defer rows.Close()
 	for rows.Next() {
 		var rowid int64
-		var recs []byte
-		if err := rows.Scan(&rowid, &recs); err != nil {
+		var stored []byte
+		if err := rows.Scan(&rowid, &stored); err != nil {
+			t.Fatal(err)
+		}
+		// Compressed or not; a tampered row is written back as records.
+		recs, err := sqlite.TransferChunkRecords(stored)
+		if err != nil {
 			t.Fatal(err)
 		}
 		for off := 0; off < len(recs); off += store.TransferRecordSize {
@@ -359,8 +364,12 @@ func TestTamperingIsCaught(t *testing.T) {
 		}},
 		{"add a transfer outside the log", func(t *testing.T, d *ledgerDir, db *sql.DB) string {
 			var lastTS int64
-			var recs []byte
-			if err := db.QueryRow("SELECT last_ts, records FROM transfer_chunks ORDER BY first_ts DESC LIMIT 1").Scan(&lastTS, &recs); err != nil {
+			var stored []byte
+			if err := db.QueryRow("SELECT last_ts, records FROM transfer_chunks ORDER BY first_ts DESC LIMIT 1").Scan(&lastTS, &stored); err != nil {
+				t.Fatal(err)
+			}
+			recs, err := sqlite.TransferChunkRecords(stored)
+			if err != nil {
 				t.Fatal(err)
 			}
 			r, err := store.DecodeTransferRecord(recs)

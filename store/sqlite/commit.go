@@ -87,6 +87,8 @@ type writer struct {
 
 	docs   docChunker // the batch's docs, packed
 	packed [][]byte   // buffers of the batch's compressed doc chunks, reused
+	// packedTransfers are those of its compressed transfer chunks.
+	packedTransfers [][]byte
 
 	// evFiles are the evidence files' stored versions as this writer
 	// knows them, evPending the batch's (evidence.go).
@@ -458,9 +460,11 @@ func (w *writer) release() {
 	}
 	// A batch of many docs leaves many chunk buffers: keep those a
 	// usual batch needs (~5 MiB at most).
-	if len(w.packed) > packedKept {
-		clear(w.packed[packedKept:])
-		w.packed = w.packed[:packedKept]
+	for _, p := range []*[][]byte{&w.packed, &w.packedTransfers} {
+		if len(*p) > packedKept {
+			clear((*p)[packedKept:])
+			*p = (*p)[:packedKept]
+		}
 	}
 }
 
@@ -631,11 +635,17 @@ func (w *writer) writeTransfers(ctx context.Context, b *ledger.Batch) error {
 		store.EncodeTransferRecord(w.recs[i*store.TransferRecordSize:], &b.Transfers[i])
 	}
 	w.vals = w.vals[:0]
-	for i := 0; i < n; i += chunkRecordsMax {
+	for c, i := 0, 0; i < n; c, i = c+1, i+chunkRecordsMax {
 		j := min(i+chunkRecordsMax, n)
+		if len(w.packedTransfers) <= c {
+			w.packedTransfers = append(w.packedTransfers, nil)
+		}
+		stored := packTransferChunk(w.packedTransfers[c], w.recs[i*store.TransferRecordSize:j*store.TransferRecordSize])
+		if len(stored)%store.TransferRecordSize != 0 {
+			w.packedTransfers[c] = stored // its buffer, kept for the next batch
+		}
 		w.vals = append(w.vals, int64(b.Shard), int64(b.Transfers[i].Timestamp),
-			int64(b.Transfers[j-1].Timestamp),
-			w.recs[i*store.TransferRecordSize:j*store.TransferRecordSize])
+			int64(b.Transfers[j-1].Timestamp), stored)
 	}
 	return w.insert(ctx, w.chunks)
 }

@@ -137,12 +137,14 @@ func (s *Store) load(ctx context.Context, shard uint32, l ledger.Loader) error {
 // scanChunk decodes the records of a transfer_chunks row (one column,
 // records) and calls fn with each, in order.
 func scanChunk(r *sql.Rows, fn func(ledger.TransferRecord)) error {
-	var recs sql.RawBytes
-	if err := r.Scan(&recs); err != nil {
+	var stored sql.RawBytes
+	if err := r.Scan(&stored); err != nil {
 		return err
 	}
-	if len(recs) == 0 || len(recs)%store.TransferRecordSize != 0 {
-		return fmt.Errorf("chunk of %d bytes, want a positive multiple of %d", len(recs), store.TransferRecordSize)
+	var buf []byte
+	recs, err := unpackTransferChunk(&buf, stored)
+	if err != nil {
+		return err
 	}
 	for off := 0; off < len(recs); off += store.TransferRecordSize {
 		t, err := store.DecodeTransferRecord(recs[off:])
@@ -354,16 +356,18 @@ const chunkQuery = `SELECT first_ts, last_ts, records FROM transfer_chunks
 func (c *chunkReader) record(ctx context.Context, shard uint32, ts uint64) ([]byte, error) {
 	if !c.loaded || c.shard != shard || ts < c.first || ts > c.last {
 		var first, last int64
-		var recs []byte
-		err := c.st.QueryRowContext(ctx, shard, int64(ts)).Scan(&first, &last, &recs)
+		var stored []byte
+		err := c.st.QueryRowContext(ctx, shard, int64(ts)).Scan(&first, &last, &stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("no transfer chunk holds shard %d timestamp %d", shard, ts)
 		}
 		if err != nil {
 			return nil, err
 		}
-		if len(recs) == 0 || len(recs)%store.TransferRecordSize != 0 {
-			return nil, fmt.Errorf("chunk of %d bytes, want a positive multiple of %d", len(recs), store.TransferRecordSize)
+		var buf []byte // the records returned share it
+		recs, err := unpackTransferChunk(&buf, stored)
+		if err != nil {
+			return nil, err
 		}
 		c.shard, c.first, c.last, c.recs, c.loaded = shard, uint64(first), uint64(last), recs, true
 	}

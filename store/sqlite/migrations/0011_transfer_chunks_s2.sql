@@ -1,0 +1,20 @@
+-- AgentPay SQLite schema, version 11: transfer chunks compressed.
+--
+-- A transfer_chunks row's records (version 1: 128-byte transfer records,
+-- so a positive multiple of 128 bytes) may now be stored as an S2 block
+-- of them (github.com/klauspost/compress/s2, the block format) followed
+-- by one byte 0x01:
+--
+--     records  = n × 128 bytes                           stored as they are
+--     records  = S2 block of the records, 0x01            compressed
+--
+-- The writer compresses a row when that is smaller and its length is not
+-- a multiple of 128, so the length tells the two apart. A batch's
+-- transfers name the same accounts, ledgers and codes again and again
+-- and their amounts are mostly zero bytes: a full row of 64 compresses
+-- about three to one. A compressed row claims at most 16 × 64 records.
+-- Rows written before this version stay as they are and read as before;
+-- readers that predate it cannot read compressed rows.
+--
+-- No table changes: this version marks the format.
+SELECT 1;
