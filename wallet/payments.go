@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/agentpay/agentpay/ledger"
@@ -706,7 +707,45 @@ func (k *kept) statusAt(now time.Time) string {
 // change committed stay with the caller's p, for the receipt it answers
 // with; a receipt asked for later reads them from the store.
 func (s *Service) keep(p *Payment, doc []byte) {
-	s.payments.Store(p.ID, keptOf(p, doc))
+	k := keptOf(p, doc)
+	prev, replaced := s.payments.Swap(p.ID, k)
+	x, ok := s.byOwner.Load(k.owner)
+	if !ok {
+		x, _ = s.byOwner.LoadOrStore(k.owner, &ownerPayments{})
+	}
+	op := x.(*ownerPayments)
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	i, found := slices.BinarySearchFunc(op.list, k, listingOrder)
+	switch {
+	case found:
+		op.list[i] = k
+	case replaced && prev.(*kept).created != k.created:
+		// Not expected (a payment's creation does not change): the old
+		// entry is found by its own place.
+		if j, ok := slices.BinarySearchFunc(op.list, prev.(*kept), listingOrder); ok {
+			op.list = slices.Delete(op.list, j, j+1)
+		}
+		i, _ = slices.BinarySearchFunc(op.list, k, listingOrder)
+		op.list = slices.Insert(op.list, i, k)
+	default:
+		op.list = slices.Insert(op.list, i, k)
+	}
+}
+
+// ownerPayments is one owner's kept payments in listing order, so that a
+// page of a listing is found without looking at other owners' payments.
+type ownerPayments struct {
+	mu   sync.Mutex
+	list []*kept
+}
+
+// listingOrder orders payments by creation, then id.
+func listingOrder(a, b *kept) int {
+	if c := cmp.Compare(a.created, b.created); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
 }
 
 // payment returns the kept payment pid, decoded from its doc.
@@ -810,27 +849,34 @@ func (s *Service) PaymentsPage(owner, agent, status, after string, limit int) ([
 		}
 		from = x.(*kept)
 	}
-	order := func(a, b *kept) int {
-		if c := cmp.Compare(a.created, b.created); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
+	x, ok := s.byOwner.Load(owner)
+	if !ok {
+		return nil, "", nil
 	}
+	op := x.(*ownerPayments)
 	now := s.now()
 	var sel []*kept
-	s.payments.Range(func(_, x any) bool {
-		k := x.(*kept)
-		if k.owner == owner && (agent == "" || k.agent == agent) && (status == "" || k.statusAt(now) == status) &&
-			(from == nil || order(k, from) > 0) {
-			sel = append(sel, k)
-		}
-		return true
-	})
-	slices.SortFunc(sel, order)
 	next := ""
-	if limit > 0 && len(sel) > limit {
-		sel, next = sel[:limit], sel[limit-1].id
+	op.mu.Lock()
+	i := 0
+	if from != nil {
+		i, _ = slices.BinarySearchFunc(op.list, from, listingOrder)
+		if i < len(op.list) && op.list[i].id == from.id {
+			i++
+		}
 	}
+	for ; i < len(op.list); i++ {
+		k := op.list[i]
+		if (agent != "" && k.agent != agent) || (status != "" && k.statusAt(now) != status) {
+			continue
+		}
+		if limit > 0 && len(sel) == limit {
+			next = sel[limit-1].id
+			break
+		}
+		sel = append(sel, k)
+	}
+	op.mu.Unlock()
 	out := make([]*Payment, len(sel))
 	for i, k := range sel {
 		out[i] = s.withStatus(k.payment())

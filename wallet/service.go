@@ -139,6 +139,7 @@ type Service struct {
 	agentKeys  map[string]*Agent // by key thumbprint (kid)
 	mandates   map[string]*Mandate
 	payments   sync.Map          // payment id -> *kept
+	byOwner    sync.Map          // owner id -> *ownerPayments
 	legacyJTIs sync.Map          // jtiKey -> payment id, of payments without a single-use leg
 	assets     map[string]uint32 // currency code -> ledger
 	ensured    sync.Map          // period account id -> struct{}: funded
