@@ -711,33 +711,40 @@ func (s *Service) keep(p *Payment, doc []byte) {
 	prev, replaced := s.payments.Swap(p.ID, k)
 	x, ok := s.byOwner.Load(k.owner)
 	if !ok {
-		x, _ = s.byOwner.LoadOrStore(k.owner, &ownerPayments{})
+		x, _ = s.byOwner.LoadOrStore(k.owner, &ownerPayments{sorted: true})
 	}
 	op := x.(*ownerPayments)
 	op.mu.Lock()
 	defer op.mu.Unlock()
-	i, found := slices.BinarySearchFunc(op.list, k, listingOrder)
-	switch {
-	case found:
-		op.list[i] = k
-	case replaced && prev.(*kept).created != k.created:
-		// Not expected (a payment's creation does not change): the old
-		// entry is found by its own place.
-		if j, ok := slices.BinarySearchFunc(op.list, prev.(*kept), listingOrder); ok {
-			op.list = slices.Delete(op.list, j, j+1)
+	if replaced {
+		op.sortLocked()
+		if i, found := slices.BinarySearchFunc(op.list, prev.(*kept), listingOrder); found {
+			op.list[i] = k
+			return
 		}
-		i, _ = slices.BinarySearchFunc(op.list, k, listingOrder)
-		op.list = slices.Insert(op.list, i, k)
-	default:
-		op.list = slices.Insert(op.list, i, k)
 	}
+	if n := len(op.list); n > 0 && listingOrder(op.list[n-1], k) > 0 {
+		op.sorted = false
+	}
+	op.list = append(op.list, k)
 }
 
-// ownerPayments is one owner's kept payments in listing order, so that a
-// page of a listing is found without looking at other owners' payments.
+// ownerPayments is one owner's kept payments, in listing order when a
+// listing reads them, so that a page is found without looking at other
+// owners' payments. A payment is appended (payments commit in about the
+// order they were made), and a listing sorts the list first if an append
+// left it out of order: the payment path holds the lock only to append.
 type ownerPayments struct {
-	mu   sync.Mutex
-	list []*kept
+	mu     sync.Mutex
+	list   []*kept
+	sorted bool // list is in listing order
+}
+
+func (op *ownerPayments) sortLocked() {
+	if !op.sorted {
+		slices.SortFunc(op.list, listingOrder)
+		op.sorted = true
+	}
 }
 
 // listingOrder orders payments by creation, then id.
@@ -858,6 +865,7 @@ func (s *Service) PaymentsPage(owner, agent, status, after string, limit int) ([
 	var sel []*kept
 	next := ""
 	op.mu.Lock()
+	op.sortLocked()
 	i := 0
 	if from != nil {
 		i, _ = slices.BinarySearchFunc(op.list, from, listingOrder)
