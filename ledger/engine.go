@@ -282,6 +282,13 @@ func (e *Engine) Submit(ctx context.Context, req *Request, idem *Idempotency) ([
 		}
 	}
 	r := &request{kind: kindMixed, accounts: req.Accounts, transfers: req.Transfers, docs: req.Docs, idem: idem}
+	n := len(req.Accounts) + len(req.Transfers)
+	if n == 0 && len(req.Docs) == 0 {
+		return nil, false, ErrNoEvents
+	}
+	if n+len(req.Docs) > BatchEventsMax {
+		return nil, false, ErrTooManyEvents
+	}
 	if len(req.Docs) > 0 {
 		// Bodies are hashed here, by each caller, rather than by the
 		// evidence log on the one commit path (Batch.DocHashes).
@@ -289,13 +296,6 @@ func (e *Engine) Submit(ctx context.Context, req *Request, idem *Idempotency) ([
 		for i := range req.Docs {
 			r.docHashes[i] = sha256.Sum256(req.Docs[i].Body)
 		}
-	}
-	n := len(req.Accounts) + len(req.Transfers)
-	if n == 0 && len(req.Docs) == 0 {
-		return nil, false, ErrNoEvents
-	}
-	if n+len(req.Docs) > BatchEventsMax {
-		return nil, false, ErrTooManyEvents
 	}
 	if n == 0 {
 		n = -1 // docs only: no results

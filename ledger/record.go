@@ -69,8 +69,9 @@ type Request struct {
 }
 
 // AddDocs appends docs to the open batch with fresh timestamps; it sets
-// each doc's Timestamp. hashes, when not nil, holds the SHA-256 of each
-// doc's body (Batch.DocHashes).
+// each doc's Timestamp. The batch holds each body as it is, not a copy:
+// a doc's body is the ledger's from then on and never changes. hashes,
+// when not nil, holds the SHA-256 of each doc's body (Batch.DocHashes).
 func (s *State) AddDocs(now uint64, docs []Doc, hashes [][32]byte) {
 	s.mustBeOpen()
 	b := s.batch

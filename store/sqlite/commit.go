@@ -85,10 +85,10 @@ type writer struct {
 	docChunks, docKeys                                                  *bulk
 	prevTS                                                              uint64 // the shard's position timestamp before this batch
 
-	docs   docChunker // the batch's docs, packed
-	packed [][]byte   // buffers of the batch's compressed doc chunks, reused
-	// packedTransfers are those of its compressed transfer chunks.
-	packedTransfers [][]byte
+	docs docChunker // the batch's docs, packed
+	// packedDocs and packedTransfers are the buffers of the batch's
+	// compressed doc and transfer chunks, reused.
+	packedDocs, packedTransfers [][]byte
 
 	// evFiles are the evidence files' stored versions as this writer
 	// knows them, evPending the batch's (evidence.go).
@@ -460,7 +460,7 @@ func (w *writer) release() {
 	}
 	// A batch of many docs leaves many chunk buffers: keep those a
 	// usual batch needs (~5 MiB at most).
-	for _, p := range []*[][]byte{&w.packed, &w.packedTransfers} {
+	for _, p := range []*[][]byte{&w.packedDocs, &w.packedTransfers} {
 		if len(*p) > packedKept {
 			clear((*p)[packedKept:])
 			*p = (*p)[:packedKept]
@@ -468,8 +468,8 @@ func (w *writer) release() {
 	}
 }
 
-// packedKept is how many compressed doc chunk buffers a writer keeps
-// between batches.
+// packedKept is how many compressed chunk buffers of each kind a writer
+// keeps between batches.
 const packedKept = 64
 
 // checkSeq fails unless b.Seq follows the shard's last committed batch.
@@ -512,14 +512,14 @@ func (w *writer) writeDocs(ctx context.Context, b *ledger.Batch) error {
 		c.add(i, d.Timestamp, d.Kind, d.Key, d.Body)
 	}
 	w.vals = w.vals[:0]
-	for len(w.packed) < len(c.chunks) {
-		w.packed = append(w.packed, nil)
+	for len(w.packedDocs) < len(c.chunks) {
+		w.packedDocs = append(w.packedDocs, nil)
 	}
 	for i := range c.chunks {
 		ch := &c.chunks[i]
-		stored := packDocChunk(w.packed[i], c.records(ch))
+		stored := packDocChunk(w.packedDocs[i], c.records(ch))
 		if len(stored) > 0 && stored[0] == docChunkS2 {
-			w.packed[i] = stored // its buffer, kept for the next batch
+			w.packedDocs[i] = stored // its buffer, kept for the next batch
 		}
 		w.vals = append(w.vals, int64(b.Shard), int64(ch.first), int64(ch.last), stored)
 	}
