@@ -216,12 +216,27 @@ func paymentsCommand(cf *clientFlags) *cobra.Command {
 	var asJSON bool
 	cmd := group("payments", "List, show, approve and decline agents' payments", &asJSON)
 	var f sdk.PaymentFilter
+	var all bool
 	list := &cobra.Command{
-		Use: "list", Short: "List payments", Args: cobra.NoArgs,
+		Use: "list", Short: "List payments, oldest first, a page at a time", Args: cobra.NoArgs,
 		RunE: walletCall(cf, &asJSON, func(cmd *cobra.Command, c *sdk.Client, _ []string) (any, error) {
-			return c.ListPayments(cmd.Context(), f)
+			page, err := c.ListPayments(cmd.Context(), f)
+			if err != nil || !all {
+				return page, err
+			}
+			// Every page, as one list.
+			out := &protocol.WalletPaymentList{Data: page.Data}
+			for g := f; page.NextCursor != ""; {
+				g.After = page.NextCursor
+				if page, err = c.ListPayments(cmd.Context(), g); err != nil {
+					return nil, err
+				}
+				out.Data = append(out.Data, page.Data...)
+			}
+			return out, nil
 		}),
 	}
+	list.Flags().BoolVar(&all, "all", false, "every page, not one")
 	list.Flags().StringVar(&f.Agent, "agent", "", "only this agent's payments")
 	list.Flags().StringVar(&f.Status, "status", "", "only payments in this status: completed, held, approved, declined or expired")
 	list.Flags().StringVar(&f.Owner, "owner", "", "the owner's user id (admin keys)")

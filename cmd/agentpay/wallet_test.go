@@ -213,6 +213,17 @@ func TestWalletCommands(t *testing.T) {
 	if len(rest.Data) != 1 || rest.Data[0].ID != list.Data[2].ID || rest.NextCursor != "" {
 		t.Fatalf("payments list --after: %+v", rest)
 	}
+	// Every page as one list: the same payments, in order, and no cursor.
+	var every protocol.WalletPaymentList
+	must(secret, &every, "payments", "list", "--all", "--limit", "1", "--json")
+	if len(every.Data) != 3 || every.NextCursor != "" {
+		t.Fatalf("payments list --all --limit 1: %+v", every)
+	}
+	for i := range every.Data {
+		if every.Data[i].ID != list.Data[i].ID {
+			t.Fatalf("payments list --all: %d is %s, want %s", i, every.Data[i].ID, list.Data[i].ID)
+		}
+	}
 
 	// Mandates: what remains, then revoked; the agent revoked.
 	var ml protocol.WalletMandateList
