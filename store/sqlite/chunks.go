@@ -29,16 +29,12 @@ const (
 // block and the marker byte when that is smaller and its length is not a
 // multiple of the record size, else the records; dst is reused.
 func packTransferChunk(dst, recs []byte) []byte {
-	need := s2.MaxEncodedLen(len(recs)) + 1
-	if cap(dst) < need {
-		dst = make([]byte, need)
-	}
-	enc := s2.Encode(dst[:need], recs)
+	enc := encodeS2(dst, recs, 0, 1)
 	n := len(enc) + 1
 	if n >= len(recs) || n%store.TransferRecordSize == 0 {
 		return recs
 	}
-	packed := dst[:n]
+	packed := enc[:n]
 	packed[n-1] = transferChunkS2
 	return packed
 }
@@ -53,23 +49,42 @@ func unpackTransferChunk(buf *[]byte, stored []byte) ([]byte, error) {
 	if len(stored) < 2 || stored[len(stored)-1] != transferChunkS2 {
 		return nil, fmt.Errorf("transfer chunk of %d bytes: neither records (a multiple of %d) nor compressed", len(stored), store.TransferRecordSize)
 	}
-	block := stored[:len(stored)-1]
-	n, err := s2.DecodedLen(block)
+	recs, err := decodeS2(buf, stored[:len(stored)-1], transferChunkDecodedMax)
 	if err != nil {
 		return nil, fmt.Errorf("compressed transfer chunk: %w", err)
 	}
-	if n == 0 || n%store.TransferRecordSize != 0 || n > transferChunkDecodedMax {
-		return nil, fmt.Errorf("compressed transfer chunk of %d bytes of records, want a positive multiple of %d up to %d",
-			n, store.TransferRecordSize, transferChunkDecodedMax)
+	if len(recs)%store.TransferRecordSize != 0 {
+		return nil, fmt.Errorf("compressed transfer chunk of %d bytes of records, not a multiple of %d", len(recs), store.TransferRecordSize)
+	}
+	return recs, nil
+}
+
+// encodeS2 returns front bytes (for the caller to set), then the S2
+// block of src, with room for back more bytes; dst is used when it is
+// large enough.
+func encodeS2(dst, src []byte, front, back int) []byte {
+	need := front + s2.MaxEncodedLen(len(src)) + back
+	if cap(dst) < need {
+		dst = make([]byte, need)
+	}
+	dst = dst[:need]
+	return dst[:front+len(s2.Encode(dst[front:], src))]
+}
+
+// decodeS2 decodes an S2 block of 1 to max bytes into buf (which grows as
+// needed; the result shares it).
+func decodeS2(buf *[]byte, block []byte, max int) ([]byte, error) {
+	n, err := s2.DecodedLen(block)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 || n > max {
+		return nil, fmt.Errorf("%d bytes of records, want 1 to %d", n, max)
 	}
 	if cap(*buf) < n {
 		*buf = make([]byte, n)
 	}
-	recs, err := s2.Decode((*buf)[:n], block)
-	if err != nil {
-		return nil, fmt.Errorf("compressed transfer chunk: %w", err)
-	}
-	return recs, nil
+	return s2.Decode((*buf)[:n], block)
 }
 
 // TransferChunkRecords returns the 128-byte transfer records of a stored

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/klauspost/compress/s2"
-
 	"github.com/agentpay/agentpay/ledger"
 )
 
@@ -42,17 +40,12 @@ func packDocChunk(dst, recs []byte) []byte {
 	if len(recs) < docCompressMin {
 		return recs
 	}
-	need := 1 + s2.MaxEncodedLen(len(recs))
-	if cap(dst) < need {
-		dst = make([]byte, need)
-	}
-	dst = dst[:need]
-	dst[0] = docChunkS2
-	enc := s2.Encode(dst[1:], recs)
-	if 1+len(enc) >= len(recs) {
+	packed := encodeS2(dst, recs, 1, 0)
+	if len(packed) >= len(recs) {
 		return recs
 	}
-	return dst[:1+len(enc)]
+	packed[0] = docChunkS2
+	return packed
 }
 
 // unpackDocChunk returns the records of a stored doc_chunks row, decoded
@@ -61,17 +54,7 @@ func unpackDocChunk(buf *[]byte, stored []byte) ([]byte, error) {
 	if len(stored) == 0 || stored[0] != docChunkS2 {
 		return stored, nil
 	}
-	n, err := s2.DecodedLen(stored[1:])
-	if err != nil {
-		return nil, fmt.Errorf("compressed doc chunk: %w", err)
-	}
-	if n == 0 || n > docChunkDecodedMax {
-		return nil, fmt.Errorf("compressed doc chunk of %d bytes of records, want 1 to %d", n, docChunkDecodedMax)
-	}
-	if cap(*buf) < n {
-		*buf = make([]byte, n)
-	}
-	recs, err := s2.Decode((*buf)[:n], stored[1:])
+	recs, err := decodeS2(buf, stored[1:], docChunkDecodedMax)
 	if err != nil {
 		return nil, fmt.Errorf("compressed doc chunk: %w", err)
 	}
