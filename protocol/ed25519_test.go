@@ -1,13 +1,22 @@
 package protocol
 
 import (
+	"bytes"
 	"compress/gzip"
 	"crypto/ed25519"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"filippo.io/edwards25519"
 )
 
 // edCase is one verification: a key, a message and a signature.
@@ -82,32 +91,82 @@ func edVectors(t testing.TB) []edCase {
 	return out
 }
 
-// TestEd25519MatchesStdlib checks that ACT verification accepts exactly
-// what crypto/ed25519 accepts on every published edge case, unexpanded
-// and expanded, and that the vectors exercise both results.
-func TestEd25519MatchesStdlib(t *testing.T) {
+// refEd25519 is ACT's Ed25519 rule computed independently of the
+// verifier (with filippo.io/edwards25519): RFC 8032 §5.1.7's decoding
+// (canonical A and R, S < L), its cofactored group equation, and no key
+// of small order.
+func refEd25519(pub, msg, sig []byte) bool {
+	if len(pub) != 32 || len(sig) != 64 {
+		return false
+	}
+	A, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil || !bytes.Equal(A.Bytes(), pub) {
+		return false
+	}
+	R, err := new(edwards25519.Point).SetBytes(sig[:32])
+	if err != nil || !bytes.Equal(R.Bytes(), sig[:32]) {
+		return false
+	}
+	S, err := new(edwards25519.Scalar).SetCanonicalBytes(sig[32:])
+	if err != nil {
+		return false
+	}
+	id := edwards25519.NewIdentityPoint()
+	if new(edwards25519.Point).MultByCofactor(A).Equal(id) == 1 {
+		return false // small order
+	}
+	h := sha512.New()
+	h.Write(sig[:32])
+	h.Write(pub)
+	h.Write(msg)
+	k, _ := new(edwards25519.Scalar).SetUniformBytes(h.Sum(nil))
+	// [S]B - [k]A - R, times the cofactor, must be the identity.
+	d := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(new(edwards25519.Scalar).Negate(k), A, S)
+	d.Subtract(d, R)
+	return d.MultByCofactor(d).Equal(id) == 1
+}
+
+// TestEd25519Rule checks that ACT verification accepts exactly what the
+// rule accepts on every published edge case: alone, with an expanded key,
+// and in batches with other signatures; that the vectors exercise both
+// results; that Wycheproof's verdicts agree (its cases are all canonical
+// and free of small-order components); and that the rule parts from
+// crypto/ed25519 only on the vectors made to (small-order or
+// non-canonical keys, non-canonical R, small-order components of R).
+func TestEd25519Rule(t *testing.T) {
 	cases := edVectors(t)
 	if len(cases) < 700 {
 		t.Fatalf("%d vectors, want the published sets", len(cases))
 	}
-	var accepted, refused int
+	var accepted, refused, differ int
+	var expanded []*edJob
 	for i, c := range cases {
-		std := len(c.pub) == ed25519.PublicKeySize && ed25519.Verify(ed25519.PublicKey(c.pub), c.msg, c.sig)
-		if got := verifyEd25519(c.pub, c.msg, c.sig); got != std {
-			t.Errorf("%s #%d: verifyEd25519 = %v, crypto/ed25519 = %v", c.name, i, got, std)
+		want := refEd25519(c.pub, c.msg, c.sig)
+		if got := verifyEd25519(c.pub, c.msg, c.sig); got != want {
+			t.Errorf("%s #%d: verifyEd25519 = %v, the rule says %v", c.name, i, got, want)
 		}
 		if len(c.pub) == ed25519.PublicKeySize {
 			k := &edKey{pub: c.pub}
 			for n := range expandAfter + 2 { // unexpanded, then expanded
-				if got := k.verify(c.msg, c.sig); got != std {
-					t.Errorf("%s #%d: key verification %d = %v, crypto/ed25519 = %v", c.name, i, n, got, std)
+				if got := k.verify(c.msg, c.sig); got != want {
+					t.Errorf("%s #%d: key verification %d = %v, the rule says %v", c.name, i, n, got, want)
 				}
 			}
+			if k.ex != nil && len(c.sig) == ed25519.SignatureSize {
+				expanded = append(expanded, &edJob{key: k.ex, msg: c.msg, sig: c.sig, ok: want})
+			}
 		}
-		if c.want == "valid" && !std || c.want == "invalid" && std {
-			t.Errorf("%s #%d: crypto/ed25519 = %v, the vector says %s", c.name, i, std, c.want)
+		if c.want == "valid" && !want || c.want == "invalid" && want {
+			t.Errorf("%s #%d: the rule says %v, the vector says %s", c.name, i, want, c.want)
 		}
-		if std {
+		std := len(c.pub) == ed25519.PublicKeySize && ed25519.Verify(ed25519.PublicKey(c.pub), c.msg, c.sig)
+		if std != want {
+			differ++
+			if c.name == "wycheproof" {
+				t.Errorf("%s #%d: crypto/ed25519 = %v, the rule %v", c.name, i, std, want)
+			}
+		}
+		if want {
 			accepted++
 		} else {
 			refused++
@@ -116,7 +175,134 @@ func TestEd25519MatchesStdlib(t *testing.T) {
 	if accepted < 100 || refused < 100 {
 		t.Fatalf("accepted %d, refused %d: the vectors should exercise both", accepted, refused)
 	}
-	t.Logf("%d vectors: %d accepted, %d refused, as crypto/ed25519", len(cases), accepted, refused)
+	// Batches of every size up to the largest, each a run of the
+	// vectors with expandable keys: valid ones alone, then mixed.
+	var valid []*edJob
+	for _, j := range expanded {
+		if j.ok {
+			valid = append(valid, j)
+		}
+	}
+	for _, set := range [][]*edJob{valid, expanded} {
+		for size := 1; size <= maxEdBatch; size += 7 {
+			for at := 0; at+size <= len(set); at += size * 3 {
+				jobs := make([]*edJob, size)
+				for i, j := range set[at : at+size] {
+					jobs[i] = &edJob{key: j.key, msg: j.msg, sig: j.sig}
+				}
+				verifyEdJobs(jobs)
+				for i, j := range jobs {
+					if j.ok != set[at+i].ok {
+						t.Fatalf("batch of %d at %d, job %d: %v, the rule says %v", size, at, i, j.ok, set[at+i].ok)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d vectors: %d accepted, %d refused; %d judged otherwise by crypto/ed25519; %d with expandable keys, %d valid",
+		len(cases), accepted, refused, differ, len(expanded), len(valid))
+}
+
+// TestEd25519Batched verifies from many goroutines at once: first with
+// every verifier busy until all have queued (so they are verified in
+// batches, whose leads are handed on), then freely. Each verification gets
+// its own result: honest signatures accepted (as crypto/ed25519 accepts
+// them), altered ones and other keys' refused.
+func TestEd25519Batched(t *testing.T) {
+	var keys []PublicKey
+	var privs []*Ed25519PrivateKey
+	for i := range 4 {
+		k, err := NewEd25519PrivateKey(bytes.Repeat([]byte{byte(i + 1)}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		privs, keys = append(privs, k), append(keys, k.PublicKey())
+	}
+	const goroutines, each = 150, 20
+	type check struct {
+		key      PublicKey
+		msg, sig []byte
+		want     bool
+	}
+	checks := make([][]check, goroutines)
+	for g := range checks {
+		for i := range each {
+			k := (g + i) % len(keys)
+			msg := fmt.Appendf(nil, "payment %d/%d", g, i)
+			sig, _ := privs[k].SignMessage(msg)
+			if !ed25519.Verify(keys[k].CryptoPublicKey().(ed25519.PublicKey), msg, sig) {
+				t.Fatal("crypto/ed25519 refused an honest signature")
+			}
+			c := check{keys[k], msg, sig, true}
+			switch i % 4 {
+			case 1:
+				c.sig = bytes.Clone(sig)
+				c.sig[(g+i)%64] ^= 1 << (g % 8)
+				c.want = false
+			case 2:
+				c.key, c.want = keys[(k+1)%len(keys)], false
+			}
+			checks[g] = append(checks[g], c)
+		}
+	}
+	for _, k := range keys { // expanded, so that they batch
+		for range expandAfter {
+			k.ed.verify([]byte("x"), make([]byte, 64))
+		}
+	}
+	var bad atomic.Int64
+	run := func(i int) {
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				c := checks[g][i]
+				if c.key.Verify(AlgEdDSA, c.msg, c.sig) != c.want {
+					bad.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+	}
+
+	// Every verifier busy: all the first verifications queue, then the
+	// busy verifiers hand their leads on.
+	batched := edBatched.Load()
+	procs := runtime.GOMAXPROCS(0)
+	edBatches.mu.Lock()
+	edBatches.leaders += procs
+	edBatches.mu.Unlock()
+	done := make(chan struct{})
+	go func() { run(0); close(done) }()
+	for {
+		edBatches.mu.Lock()
+		n := len(edBatches.pending)
+		edBatches.mu.Unlock()
+		if n == goroutines {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range procs {
+		edBatches.handOff()
+	}
+	<-done
+	// A lead handed to a job whose batch-mates another leader took
+	// verifies it alone: at most one such job per verifier.
+	if got := edBatched.Load() - batched; got < int64(goroutines-procs) {
+		t.Errorf("%d of %d queued signatures verified in batches", got, goroutines)
+	}
+
+	for i := 1; i < each; i++ {
+		run(i)
+	}
+	if bad.Load() != 0 {
+		t.Fatalf("%d verifications gave the wrong result", bad.Load())
+	}
+	edBatches.mu.Lock()
+	defer edBatches.mu.Unlock()
+	if edBatches.leaders != 0 || len(edBatches.pending) != 0 {
+		t.Fatalf("after the last verification: %d leaders, %d waiting", edBatches.leaders, len(edBatches.pending))
+	}
 }
 
 // TestPublicKeyVerifiesAfterExpansion checks a long-lived key keeps
@@ -151,23 +337,46 @@ func TestPublicKeyVerifiesAfterExpansion(t *testing.T) {
 	}
 }
 
-func FuzzEd25519MatchesStdlib(f *testing.F) {
+// FuzzEd25519Rule compares ACT verification with the rule computed
+// independently (refEd25519) on any key, message and signature, alone,
+// expanded and in a batch with an honest signature.
+func FuzzEd25519Rule(f *testing.F) {
 	for _, c := range edVectors(f) {
 		if len(c.pub) == 32 && len(c.sig) == 64 && len(c.msg) < 256 {
 			f.Add(c.pub, c.msg, c.sig)
 		}
 	}
+	honest, err := NewEd25519PrivateKey(make([]byte, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	hmsg := []byte("honest")
+	hsig, _ := honest.SignMessage(hmsg)
+	hkey := honest.PublicKey().ed
+	hkey.uses.Store(expandAfter)
+	if !hkey.verify(hmsg, hsig) {
+		f.Fatal("honest signature refused")
+	}
 	f.Fuzz(func(t *testing.T, pub, msg, sig []byte) {
-		std := len(pub) == ed25519.PublicKeySize && len(sig) == ed25519.SignatureSize && ed25519.Verify(ed25519.PublicKey(pub), msg, sig)
-		if got := verifyEd25519(pub, msg, sig); got != std {
-			t.Fatalf("verifyEd25519 = %v, crypto/ed25519 = %v", got, std)
+		want := refEd25519(pub, msg, sig)
+		if got := verifyEd25519(pub, msg, sig); got != want {
+			t.Fatalf("verifyEd25519 = %v, the rule says %v", got, want)
 		}
-		if len(pub) == ed25519.PublicKeySize {
-			k := &edKey{pub: pub}
-			k.uses.Store(expandAfter)
-			if got := k.verify(msg, sig); got != std {
-				t.Fatalf("expanded key = %v, crypto/ed25519 = %v", got, std)
-			}
+		if len(pub) != ed25519.PublicKeySize {
+			return
+		}
+		k := &edKey{pub: pub}
+		k.uses.Store(expandAfter)
+		if got := k.verify(msg, sig); got != want {
+			t.Fatalf("expanded key = %v, the rule says %v", got, want)
+		}
+		if k.ex == nil || len(sig) != ed25519.SignatureSize {
+			return
+		}
+		jobs := []*edJob{{key: hkey.ex, msg: hmsg, sig: hsig}, {key: k.ex, msg: msg, sig: sig}}
+		verifyEdJobs(jobs)
+		if !jobs[0].ok || jobs[1].ok != want {
+			t.Fatalf("batch = %v, %v; want true, %v", jobs[0].ok, jobs[1].ok, want)
 		}
 	})
 }
