@@ -24,7 +24,9 @@ import (
 // (expected 0), the mean time per stage, the engine's batches (requests
 // per batch, commit time per batch), the process's CPU time and the
 // bytes written per payment, with 1 caller (the baseline: each payment
-// its own durable commit), 256 and 1024 concurrent callers.
+// its own durable commit), 256 and 1024 concurrent callers. It runs with
+// the GOMAXPROCS serve runs with (proc.ServerProcs: one more than the
+// -cpu given, unless the environment sets it), reported as procs.
 func BenchmarkPay(b *testing.B) {
 	for _, callers := range []int{1, 256, 1024} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) { benchmarkPay(b, callers) })
@@ -32,6 +34,7 @@ func BenchmarkPay(b *testing.B) {
 }
 
 func benchmarkPay(b *testing.B, callers int) {
+	defer runtime.GOMAXPROCS(proc.UseServerProcs())
 	var rules []risk.Rule
 	for _, r := range risk.DefaultPlatformRules() {
 		if r.ID != "platform.velocity" {
@@ -129,6 +132,7 @@ func benchmarkPay(b *testing.B, callers int) {
 	paid := after.Payments - before.Payments
 	b.ReportMetric(float64(paid)/elapsed.Seconds(), "payments/s")
 	b.ReportMetric(float64(held.Load())/float64(paid), "held/payment")
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 	// The process's CPU time (all goroutines: service, engine, store, GC)
 	// per payment: with c cores, c/cpu is the most payments a second the
 	// path can make, however it is scheduled.

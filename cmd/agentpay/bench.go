@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/agentpay/agentpay/internal/proc"
 	"github.com/spf13/cobra"
 
 	"github.com/agentpay/agentpay/evidence/ledgerlog"
@@ -58,6 +59,9 @@ The server is started in-process on a temporary data directory unless
 					return err
 				}
 				defer pprof.StopCPUProfile()
+			}
+			if !remote {
+				proc.UseServerProcs() // as serve runs
 			}
 			fmt.Fprintf(out, "agentpay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n\n",
 				runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))

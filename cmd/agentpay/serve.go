@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"time"
 
+	"github.com/agentpay/agentpay/internal/proc"
 	"github.com/spf13/cobra"
 )
 
@@ -23,6 +25,7 @@ in flight and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			proc.UseServerProcs()
 			cfg.Logger = logger
 			ctx := cmd.Context()
 			n, err := startNode(ctx, cfg)
@@ -38,7 +41,7 @@ in flight and exits.`,
 			} else {
 				fmt.Fprintf(out, "Try next: agentpay demo --url %s, or curl %s/healthz\n", n.URL(), n.URL())
 			}
-			logger.Info("serving", "url", n.URL(), "data_dir", dir)
+			logger.Info("serving", "url", n.URL(), "data_dir", dir, "gomaxprocs", runtime.GOMAXPROCS(0))
 			select {
 			case <-ctx.Done():
 			case err := <-n.served:

@@ -31,3 +31,22 @@ func TestCounters(t *testing.T) {
 		t.Errorf("writing 1 MiB advanced Written by %d", d)
 	}
 }
+
+// TestServerProcs: one P more than the current, unless GOMAXPROCS is set
+// in the environment; UseServerProcs applies it and returns the old one.
+func TestServerProcs(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS")
+	if got := ServerProcs(2); got != 3 {
+		t.Errorf("ServerProcs(2) = %d, want 3", got)
+	}
+	before := runtime.GOMAXPROCS(0)
+	if old := UseServerProcs(); old != before || runtime.GOMAXPROCS(0) != before+1 {
+		t.Errorf("UseServerProcs: returned %d, now %d; want %d and %d", old, runtime.GOMAXPROCS(0), before, before+1)
+	}
+	runtime.GOMAXPROCS(before)
+	t.Setenv("GOMAXPROCS", "2")
+	if got := ServerProcs(2); got != 2 {
+		t.Errorf("with GOMAXPROCS set, ServerProcs(2) = %d, want 2", got)
+	}
+}
