@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentpay/agentpay/ledger"
@@ -199,7 +200,11 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	// The same closed mandate again (a retry): the same payment, whatever
 	// happened since. Only the exact bytes the payment was made with match.
 	pid := paymentID(agent.ID, peek.ID, peek.IssuedAt)
-	if prev, ok := s.payment(pid); ok && prev.Closed == string(req.ClosedMandate) {
+	prev, ok, err := s.payment(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
+	if ok && prev.Closed == string(req.ClosedMandate) {
 		return s.withLimits(ctx, s.withStatus(prev)), nil
 	}
 	m, ok := s.mandateByHash(peek.OpenMandateHash)
@@ -673,20 +678,25 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 }
 
 // kept is a payment as the service keeps it in memory: what listings and
-// holds need, and its latest doc, the JSON the store holds, decoded when
-// the whole payment is asked for. It is a few words and one byte slice,
-// which the garbage collector does not scan, so however many payments are
-// kept, marking the heap does not grow with what they say.
+// holds need, and, for the payments most recently made or changed
+// (Config.PaymentDocsKept), its latest doc, the JSON the store holds,
+// decoded when the whole payment is asked for; the others' docs are read
+// from the store then. It is a few words and one byte slice, which the
+// garbage collector does not scan, so however many payments are kept,
+// marking the heap does not grow with what they say.
 type kept struct {
 	id, owner, agent, status string
-	created, expires         int64 // Unix ns; expires 0: no hold
-	doc                      []byte
+	created, expires         int64                  // Unix ns; expires 0: no hold
+	answered                 bool                   // its latest doc is an approval doc
+	doc                      atomic.Pointer[[]byte] // nil once dropped: the store holds it
 }
 
 // keptOf returns p as kept with its latest doc body (p's JSON, or a JSON
 // object with p's members and others, as a purchase's).
 func keptOf(p *Payment, doc []byte) *kept {
-	k := &kept{id: p.ID, owner: p.Owner, agent: p.Agent, status: p.Status, created: p.CreatedAt.UnixNano(), doc: doc}
+	k := &kept{id: p.ID, owner: p.Owner, agent: p.Agent, status: p.Status, created: p.CreatedAt.UnixNano(),
+		answered: p.Answer != nil}
+	k.doc.Store(&doc)
 	if p.ExpiresAt != nil {
 		k.expires = p.ExpiresAt.UnixNano()
 	}
@@ -708,7 +718,16 @@ func (k *kept) statusAt(now time.Time) string {
 // with; a receipt asked for later reads them from the store.
 func (s *Service) keep(p *Payment, doc []byte) {
 	k := keptOf(p, doc)
-	prev, replaced := s.payments.Swap(p.ID, k)
+	s.index(k)
+	if old := s.docsKept.push(k); old != nil {
+		s.dropDoc(old)
+	}
+}
+
+// index makes k the payment's current state, in the id map and in its
+// owner's list.
+func (s *Service) index(k *kept) {
+	prev, replaced := s.payments.Swap(k.id, k)
 	x, ok := s.byOwner.Load(k.owner)
 	if !ok {
 		x, _ = s.byOwner.LoadOrStore(k.owner, &ownerPayments{sorted: true})
@@ -727,6 +746,55 @@ func (s *Service) keep(p *Payment, doc []byte) {
 		op.sorted = false
 	}
 	op.list = append(op.list, k)
+}
+
+// docRing holds the payments whose docs are kept, in the order they were
+// kept: when it is full, keeping one more drops the oldest's doc.
+type docRing struct {
+	max  int // 0: no bound
+	mu   sync.Mutex
+	buf  []*kept
+	next int // the oldest, once buf is full
+}
+
+// push adds k and returns the kept payment it displaced, if any.
+func (r *docRing) push(k *kept) *kept {
+	if r.max <= 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.buf) < r.max {
+		r.buf = append(r.buf, k)
+		return nil
+	}
+	old := r.buf[r.next]
+	r.buf[r.next] = k
+	r.next = (r.next + 1) % r.max
+	return old
+}
+
+// dropDoc drops k's doc from memory (the store holds it).
+func (s *Service) dropDoc(k *kept) { k.doc.Store(nil) }
+
+// paymentOf returns k's payment, decoded from its doc, which is read from
+// the store when it is not kept.
+func (s *Service) paymentOf(ctx context.Context, k *kept) (*Payment, error) {
+	if d := k.doc.Load(); d != nil {
+		return k.decode(*d), nil
+	}
+	kind := KindPayment
+	if k.answered {
+		kind = KindApproval
+	}
+	docs, err := s.store.DocHistory(ctx, kind, k.id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read payment %s: %w", ErrEngine, k.id, err)
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%w: payment %s has no %s doc in the store", ErrEngine, k.id, kind)
+	}
+	return k.decode(docs[len(docs)-1].Body), nil
 }
 
 // ownerPayments is one owner's kept payments, in listing order when a
@@ -755,20 +823,26 @@ func listingOrder(a, b *kept) int {
 	return strings.Compare(a.id, b.id)
 }
 
-// payment returns the kept payment pid, decoded from its doc.
-func (s *Service) payment(pid string) (*Payment, bool) {
+// payment returns payment pid (false: there is none), decoded from its
+// doc, read from the store if it is not kept.
+func (s *Service) payment(ctx context.Context, pid string) (*Payment, bool, error) {
 	x, ok := s.payments.Load(pid)
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
-	return x.(*kept).payment(), true
+	p, err := s.paymentOf(ctx, x.(*kept))
+	return p, err == nil, err
 }
 
-// payment decodes k's doc. The docs are the service's own JSON; one that
-// did not decode would still give the payment's id, parties and status.
-func (k *kept) payment() *Payment {
+// payment decodes k's doc, which must be kept.
+func (k *kept) payment() *Payment { return k.decode(*k.doc.Load()) }
+
+// decode decodes doc, k's latest doc. The docs are the service's own
+// JSON; one that did not decode would still give the payment's id,
+// parties and status.
+func (k *kept) decode(doc []byte) *Payment {
 	p := &Payment{}
-	if err := json.Unmarshal(k.doc, p); err != nil || p.ID != k.id {
+	if err := json.Unmarshal(doc, p); err != nil || p.ID != k.id {
 		p = &Payment{ID: k.id, Owner: k.owner, Agent: k.agent, Status: k.status, CreatedAt: time.Unix(0, k.created).UTC()}
 	}
 	return p
@@ -816,7 +890,10 @@ func (s *Service) seePayee(walletPayee string) {
 // Payment returns a payment with its status now (a held payment whose
 // hold expired is expired).
 func (s *Service) Payment(pid string) (*Payment, error) {
-	p, ok := s.payment(pid)
+	p, ok, err := s.payment(context.Background(), pid)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: payment %s", ErrNotFound, pid)
 	}
@@ -887,7 +964,11 @@ func (s *Service) PaymentsPage(owner, agent, status, after string, limit int) ([
 	op.mu.Unlock()
 	out := make([]*Payment, len(sel))
 	for i, k := range sel {
-		out[i] = s.withStatus(k.payment())
+		p, err := s.paymentOf(context.Background(), k)
+		if err != nil {
+			return nil, "", err
+		}
+		out[i] = s.withStatus(p)
 	}
 	return out, next, nil
 }
@@ -896,7 +977,10 @@ func (s *Service) PaymentsPage(owner, agent, status, after string, limit int) ([
 // (the money moves) or voided (released) as one chain. Only the owner
 // may; an expired hold cannot be approved.
 func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (*Payment, error) {
-	p, ok := s.payment(pid)
+	p, ok, err := s.payment(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: payment %s", ErrNotFound, pid)
 	}

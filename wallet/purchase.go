@@ -302,7 +302,11 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 	// Purchases and direct payments share payment ids (by the closed
 	// payment mandate), so one closed payment mandate pays once.
 	pid := paymentID(agent.ID, peekPM.ID, peekPM.IssuedAt)
-	if prev, ok := s.payment(pid); ok {
+	prev, ok, err := s.payment(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		if prev.Closed != string(req.PaymentMandate) {
 			return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.ID)
 		}

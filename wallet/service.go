@@ -120,7 +120,17 @@ type Config struct {
 	// PlatformRules are the risk rules every payment is evaluated against
 	// (risk.DefaultPlatformRules when nil).
 	PlatformRules []risk.Rule
+	// PaymentDocsKept is how many payments' latest docs the service keeps
+	// in memory: those most recently made or changed. Every payment keeps
+	// its id, parties, status and times in memory; the doc of one not
+	// among these is read from the store when the payment is asked for.
+	// 0: DefaultPaymentDocsKept; negative: every payment's.
+	PaymentDocsKept int
 }
+
+// DefaultPaymentDocsKept is Config.PaymentDocsKept's default: about
+// 270 MB of docs (a payment's is about 2.7 KB).
+const DefaultPaymentDocsKept = 100_000
 
 // Service is the wallet service; safe for concurrent use.
 type Service struct {
@@ -140,6 +150,7 @@ type Service struct {
 	mandates   map[string]*Mandate
 	payments   sync.Map          // payment id -> *kept
 	byOwner    sync.Map          // owner id -> *ownerPayments
+	docsKept   docRing           // the payments whose docs are kept
 	legacyJTIs sync.Map          // jtiKey -> payment id, of payments without a single-use leg
 	assets     map[string]uint32 // currency code -> ledger
 	ensured    sync.Map          // period account id -> struct{}: funded
@@ -181,6 +192,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		users: map[string]*User{}, wallets: map[string]*Wallet{}, agents: map[string]*Agent{},
 		agentKeys: map[string]*Agent{}, mandates: map[string]*Mandate{},
 		assets: map[string]uint32{}, walletRules: map[string][]*risk.CompiledRule{},
+	}
+	switch {
+	case cfg.PaymentDocsKept == 0:
+		s.docsKept.max = DefaultPaymentDocsKept
+	case cfg.PaymentDocsKept > 0:
+		s.docsKept.max = cfg.PaymentDocsKept
 	}
 	for name, r := range cfg.Rails {
 		s.rails[name] = r

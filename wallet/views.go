@@ -24,8 +24,8 @@ func (s *Service) PaymentFor(agentID string, closed []byte) (*Payment, bool) {
 	if err := peekJWS("closed_mandate", closed, &peek); err != nil {
 		return nil, false
 	}
-	p, ok := s.payment(paymentID(agentID, peek.ID, peek.IssuedAt))
-	if !ok || p.Closed != string(closed) {
+	p, ok, err := s.payment(context.Background(), paymentID(agentID, peek.ID, peek.IssuedAt))
+	if err != nil || !ok || p.Closed != string(closed) {
 		return nil, false
 	}
 	return s.withLimits(context.Background(), s.withStatus(p)), true

@@ -39,6 +39,8 @@ type env struct {
 	engine *ledger.Engine
 	svc    *wallet.Service
 	rules  []risk.Rule
+	// docsKept is wallet.Config.PaymentDocsKept (0: the default).
+	docsKept int
 
 	user    *wallet.User
 	userKey *protocol.Ed25519PrivateKey
@@ -48,7 +50,14 @@ type env struct {
 
 func newEnv(t testing.TB, rules []risk.Rule) *env {
 	t.Helper()
-	e := &env{t: t, path: filepath.Join(t.TempDir(), "wallet.db"), rules: rules,
+	return newEnvDocs(t, rules, 0)
+}
+
+// newEnvDocs is newEnv with a service that keeps docsKept payments' docs
+// in memory.
+func newEnvDocs(t testing.TB, rules []risk.Rule, docsKept int) *env {
+	t.Helper()
+	e := &env{t: t, path: filepath.Join(t.TempDir(), "wallet.db"), rules: rules, docsKept: docsKept,
 		clock: sim.NewClock(time.Date(2026, 11, 29, 23, 50, 0, 0, time.UTC))}
 	e.start()
 	if _, err := e.engine.CreateAssets(bg, []ledger.Asset{{Ledger: 1, Code: "USD", Scale: 2}}, nil); err != nil {
@@ -89,7 +98,7 @@ func (e *env) start() {
 	}
 	e.engine.Start()
 	if e.svc, err = wallet.New(bg, wallet.Config{Engine: e.engine, Store: e.st, Clock: e.clock, PlatformID: platform,
-		PlatformRules: e.rules, ApprovalTTL: 10 * time.Minute}); err != nil {
+		PlatformRules: e.rules, ApprovalTTL: 10 * time.Minute, PaymentDocsKept: e.docsKept}); err != nil {
 		t.Fatal(err)
 	}
 }

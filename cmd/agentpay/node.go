@@ -50,6 +50,8 @@ type nodeConfig struct {
 	// ApprovalTTL is how long a held payment waits for its owner
 	// (default 15 minutes).
 	ApprovalTTL time.Duration
+	// PaymentDocsKept is wallet.Config.PaymentDocsKept (0: its default).
+	PaymentDocsKept int
 	// WalletRules replaces the wallet's platform risk rules when not nil
 	// (bench drops the per-agent velocity rule).
 	WalletRules []risk.Rule
@@ -147,7 +149,7 @@ func (n *node) start(ctx context.Context) error {
 	n.engine = engine
 	// The AI Wallet rebuilds its state from the docs the engine committed.
 	w, err := wallet.New(ctx, wallet.Config{Engine: engine, Store: n.store, PlatformID: n.cfg.PlatformID, PlatformRules: n.cfg.WalletRules,
-		ApprovalTTL: n.cfg.ApprovalTTL})
+		ApprovalTTL: n.cfg.ApprovalTTL, PaymentDocsKept: n.cfg.PaymentDocsKept})
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentpay/agentpay/internal/proc"
+	"github.com/agentpay/agentpay/wallet"
 	"github.com/spf13/cobra"
 )
 
@@ -71,6 +72,8 @@ in flight and exits.`,
 		"the AI Wallet's platform id: the audience agent credentials and mandates must name (env AGENTPAY_PLATFORM_ID)")
 	cmd.Flags().DurationVar(&cfg.ApprovalTTL, "approval-ttl", 15*time.Minute,
 		"how long a held payment waits for its owner before it expires and its funds are released")
+	cmd.Flags().IntVar(&cfg.PaymentDocsKept, "payment-docs-kept", wallet.DefaultPaymentDocsKept,
+		"how many payments' docs (about 2.7 KB each) the AI Wallet keeps in memory, the most recently made or changed; the others are read from the store when asked for (-1: all)")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long a graceful shutdown may take")
 	return cmd
