@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/agentpay/agentpay/ledger"
+	"github.com/agentpay/agentpay/protocol"
+	"github.com/agentpay/agentpay/wallet"
 )
 
 // metrics are the server's Prometheus collectors. Routes are labelled by
@@ -21,7 +23,7 @@ type metrics struct {
 	handler  http.Handler // serves /metrics
 }
 
-func newMetrics(reg *prometheus.Registry, eng *ledger.Engine) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, eng *ledger.Engine, svc *wallet.Service) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "agentpay_http_requests_total",
@@ -67,6 +69,40 @@ func newMetrics(reg *prometheus.Registry, eng *ledger.Engine) (*metrics, error) 
 			}
 			return 1
 		}),
+	}
+	ed := func(f func(protocol.Ed25519Stats) int64) func() float64 {
+		return func() float64 { return float64(f(protocol.Ed25519Counts())) }
+	}
+	collectors = append(collectors,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentpay_ed25519_verified_alone_total",
+			Help: "Ed25519 signatures of registered keys verified alone (nobody else was verifying).",
+		}, ed(func(s protocol.Ed25519Stats) int64 { return s.Alone })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentpay_ed25519_verified_batched_total",
+			Help: "Ed25519 signatures of registered keys verified in batches with others.",
+		}, ed(func(s protocol.Ed25519Stats) int64 { return s.Batched })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "agentpay_ed25519_batches_total", Help: "Batches of Ed25519 signatures verified together.",
+		}, ed(func(s protocol.Ed25519Stats) int64 { return s.Batches })),
+	)
+	if svc != nil {
+		collectors = append(collectors,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "agentpay_wallet_payment_docs_kept",
+				Help: "AI Wallet payment docs held in memory (at most serve --payment-docs-kept).",
+			}, func() float64 { return float64(svc.Stats().DocsKept) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "agentpay_wallet_payment_doc_reads_total",
+				Help: "AI Wallet payments read from the store because their doc was not in memory.",
+			}, func() float64 { return float64(svc.Stats().DocReads) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "agentpay_wallet_payments_total", Help: "AI Wallet payments made (completed or held).",
+			}, func() float64 { return float64(svc.Stats().Payments) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "agentpay_wallet_payments_refused_total", Help: "AI Wallet payments refused.",
+			}, func() float64 { return float64(svc.Stats().Refused) }),
+		)
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {

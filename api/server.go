@@ -191,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.OutcomeFilterBits = OutcomeFilterBitsDefault
 	}
 	s.outcomes = newOutcomeFilter(cfg.OutcomeFilterBits)
-	m, err := newMetrics(cfg.Registry, cfg.Engine)
+	m, err := newMetrics(cfg.Registry, cfg.Engine, cfg.Wallet)
 	if err != nil {
 		return nil, err
 	}

@@ -410,6 +410,30 @@ func TestWalletFlow(t *testing.T) {
 	w.wantSame(before, m.ID)
 	// A revoked mandate.
 	do(t, env, "POST", "/v1/mandates/"+m.ID+"/revoke", as(w.secret)).want(t, http.StatusOK)
+
+	// The service's counters, as /metrics shows them: payments made and
+	// refused, docs in memory, and the Ed25519 verifications of
+	// registered keys (the agents' requests and closed mandates).
+	st := env.Wallet.Stats()
+	metrics := do(t, env, "GET", "/metrics", as("")).want(t, http.StatusOK).Body
+	for _, want := range []string{
+		fmt.Sprintf("agentpay_wallet_payments_total %d\n", st.Payments),
+		fmt.Sprintf("agentpay_wallet_payments_refused_total %d\n", st.Refused),
+		fmt.Sprintf("agentpay_wallet_payment_docs_kept %d\n", st.DocsKept),
+		"agentpay_wallet_payment_doc_reads_total 0\n",
+	} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if st.Payments == 0 || st.Refused == 0 || st.DocsKept == 0 {
+		t.Errorf("wallet stats %+v: payments were made and refused", st)
+	}
+	ed := protocol.Ed25519Counts()
+	if ed.Alone+ed.Batched == 0 || !bytes.Contains(metrics, []byte("agentpay_ed25519_verified_alone_total ")) ||
+		!bytes.Contains(metrics, []byte("agentpay_ed25519_verified_batched_total ")) || !bytes.Contains(metrics, []byte("agentpay_ed25519_batches_total ")) {
+		t.Errorf("Ed25519 counters %+v, metrics:\n%s", ed, metrics)
+	}
 }
 
 func TestWalletRules(t *testing.T) {

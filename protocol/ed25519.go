@@ -117,9 +117,23 @@ var (
 	edJobs    = sync.Pool{New: func() any { return &edJob{wake: make(chan bool, 1)} }}
 	edBatchVs = sync.Pool{New: func() any { return voi.NewBatchVerifierWithCapacity(maxEdBatch) }}
 
-	// edBatched counts the signatures verified in batches of two or more.
-	edBatched atomic.Int64
+	// edBatched counts the signatures verified in batches of two or more,
+	// edBatches those batches, edAlone the signatures verified alone.
+	edBatched, edBatches2, edAlone atomic.Int64
 )
+
+// Ed25519Stats counts the Ed25519 verifications of registered (expanded)
+// keys the process made so far.
+type Ed25519Stats struct {
+	Alone   int64 // verified alone: nobody else was verifying
+	Batched int64 // verified in batches of two or more
+	Batches int64 // those batches
+}
+
+// Ed25519Counts returns the process's Ed25519Stats.
+func Ed25519Counts() Ed25519Stats {
+	return Ed25519Stats{Alone: edAlone.Load(), Batched: edBatched.Load(), Batches: edBatches2.Load()}
+}
 
 func (b *edBatcher) verify(key *voi.ExpandedPublicKey, msg, sig []byte) bool {
 	j := edJobs.Get().(*edJob)
@@ -185,11 +199,13 @@ func (b *edBatcher) handOff() {
 // find which.
 func verifyEdJobs(jobs []*edJob) {
 	if len(jobs) == 1 {
+		edAlone.Add(1)
 		j := jobs[0]
 		j.ok = voi.VerifyExpandedWithOptions(j.key, j.msg, j.sig, actRules)
 		return
 	}
 	edBatched.Add(int64(len(jobs)))
+	edBatches2.Add(1)
 	v := edBatchVs.Get().(*voi.BatchVerifier)
 	for _, j := range jobs {
 		v.AddExpandedWithOptions(j.key, j.msg, j.sig, actRules)

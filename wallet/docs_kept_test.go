@@ -56,9 +56,14 @@ func TestPaymentDocsFromStore(t *testing.T) {
 	}
 	checkAll := func(when string) {
 		t.Helper()
-		if docs, n := wallet.DocsKept(e.svc); docs > keep || n != len(all) {
+		docs, n := wallet.DocsKept(e.svc)
+		if docs > keep || n != len(all) {
 			t.Fatalf("%s: %d docs in memory of %d payments, want at most %d of %d", when, docs, n, keep, len(all))
 		}
+		if st := e.svc.Stats(); st.DocsKept != uint64(docs) {
+			t.Fatalf("%s: Stats.DocsKept %d, %d docs in memory", when, st.DocsKept, docs)
+		}
+		reads := e.svc.Stats().DocReads
 		for i, x := range all {
 			got, err := e.svc.Payment(x.p.ID)
 			if err != nil {
@@ -94,6 +99,10 @@ func TestPaymentDocsFromStore(t *testing.T) {
 		}
 		if docs, _ := wallet.DocsKept(e.svc); docs > keep {
 			t.Fatalf("%s: reading payments kept %d docs", when, docs)
+		}
+		// by id and listed, every payment whose doc was dropped was read
+		if got, want := e.svc.Stats().DocReads-reads, uint64(2*(len(all)-docs)); got != want {
+			t.Fatalf("%s: %d payments read from the store, want %d", when, got, want)
 		}
 	}
 	checkAll("made")

@@ -718,16 +718,22 @@ func (k *kept) statusAt(now time.Time) string {
 // with; a receipt asked for later reads them from the store.
 func (s *Service) keep(p *Payment, doc []byte) {
 	k := keptOf(p, doc)
-	s.index(k)
+	s.stats.docsKept.Add(1)
+	if prev := s.index(k); prev != nil {
+		s.dropDoc(prev) // superseded
+	}
 	if old := s.docsKept.push(k); old != nil {
 		s.dropDoc(old)
 	}
 }
 
 // index makes k the payment's current state, in the id map and in its
-// owner's list.
-func (s *Service) index(k *kept) {
-	prev, replaced := s.payments.Swap(k.id, k)
+// owner's list, and returns the state it replaced (nil: none).
+func (s *Service) index(k *kept) (prev *kept) {
+	x0, replaced := s.payments.Swap(k.id, k)
+	if replaced {
+		prev = x0.(*kept)
+	}
 	x, ok := s.byOwner.Load(k.owner)
 	if !ok {
 		x, _ = s.byOwner.LoadOrStore(k.owner, &ownerPayments{sorted: true})
@@ -737,15 +743,16 @@ func (s *Service) index(k *kept) {
 	defer op.mu.Unlock()
 	if replaced {
 		op.sortLocked()
-		if i, found := slices.BinarySearchFunc(op.list, prev.(*kept), listingOrder); found {
+		if i, found := slices.BinarySearchFunc(op.list, prev, listingOrder); found {
 			op.list[i] = k
-			return
+			return prev
 		}
 	}
 	if n := len(op.list); n > 0 && listingOrder(op.list[n-1], k) > 0 {
 		op.sorted = false
 	}
 	op.list = append(op.list, k)
+	return prev
 }
 
 // docRing holds the payments whose docs are kept, in the order they were
@@ -774,8 +781,13 @@ func (r *docRing) push(k *kept) *kept {
 	return old
 }
 
-// dropDoc drops k's doc from memory (the store holds it).
-func (s *Service) dropDoc(k *kept) { k.doc.Store(nil) }
+// dropDoc drops k's doc from memory (the store holds it): k has left the
+// most recent payments, or a newer state of its payment replaced it.
+func (s *Service) dropDoc(k *kept) {
+	if k.doc.Swap(nil) != nil {
+		s.stats.docsKept.Add(^uint64(0))
+	}
+}
 
 // paymentOf returns k's payment, decoded from its doc, which is read from
 // the store when it is not kept.
@@ -787,6 +799,7 @@ func (s *Service) paymentOf(ctx context.Context, k *kept) (*Payment, error) {
 	if k.answered {
 		kind = KindApproval
 	}
+	s.stats.docReads.Add(1)
 	docs, err := s.store.DocHistory(ctx, kind, k.id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read payment %s: %w", ErrEngine, k.id, err)

@@ -26,17 +26,23 @@ type Stats struct {
 	Payments uint64          // payments made (completed or held)
 	Refused  uint64          // payments refused
 	Nanos    [stagesN]uint64 // time spent in each stage, over all payments
+	// DocsKept is how many payments have their latest doc in memory (at
+	// most Config.PaymentDocsKept, when bounded); DocReads counts the
+	// payments read from the store because theirs was not.
+	DocsKept, DocReads uint64
 }
 
 type stats struct {
-	payments, refused atomic.Uint64
-	nanos             [stagesN]atomic.Uint64
+	payments, refused  atomic.Uint64
+	nanos              [stagesN]atomic.Uint64
+	docsKept, docReads atomic.Uint64
 }
 
 // Stats returns the counters.
 func (s *Service) Stats() Stats {
 	var out Stats
 	out.Payments, out.Refused = s.stats.payments.Load(), s.stats.refused.Load()
+	out.DocsKept, out.DocReads = s.stats.docsKept.Load(), s.stats.docReads.Load()
 	for i := range out.Nanos {
 		out.Nanos[i] = s.stats.nanos[i].Load()
 	}
