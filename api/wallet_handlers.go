@@ -737,10 +737,6 @@ func (s *Server) pay(c *call) error {
 		}
 	}
 	closed := []byte(req.ClosedMandate)
-	if p, ok := svc.PaymentFor(agentID, closed); ok {
-		c.w.Header().Set(protocol.HeaderIdempotentReplayed, "true")
-		return c.sendValue(http.StatusOK, s.toProtocolPayment(c, svc, p))
-	}
 	p, err := svc.Pay(c.engineCtx(), agentID, wallet.PayRequest{ClosedMandate: closed, Category: req.Category, Metadata: req.Metadata})
 	if err != nil {
 		// The same closed mandate, made by a concurrent request: its payment.
@@ -751,6 +747,10 @@ func (s *Server) pay(c *call) error {
 			}
 		}
 		return walletError(err, codeAgentNotFound)
+	}
+	if p.Replayed() { // the same closed mandate again: the payment it made
+		c.w.Header().Set(protocol.HeaderIdempotentReplayed, "true")
+		return c.sendValue(http.StatusOK, s.toProtocolPayment(c, svc, p))
 	}
 	return c.sendValue(http.StatusCreated, s.toProtocolPayment(c, svc, p))
 }

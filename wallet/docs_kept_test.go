@@ -32,8 +32,8 @@ func TestPaymentDocsFromStore(t *testing.T) {
 		t.Helper()
 		c := e.closed(key, agent.ID, m, shop, n)
 		p, err := e.svc.Pay(bg, agent.ID, wallet.PayRequest{ClosedMandate: c})
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || p.Replayed() {
+			t.Fatalf("pay: %v, replayed %v", err, p != nil && p.Replayed())
 		}
 		all = append(all, made{p, c})
 		return p
@@ -114,6 +114,9 @@ func TestPaymentDocsFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	same("retried", again, all[1].p)
+	if !again.Replayed() {
+		t.Fatal("a retry is not reported as one")
+	}
 	if after, _ := e.svc.Balance(bg, e.wallet); after != bal {
 		t.Fatalf("a retry moved money: %+v, then %+v", bal, after)
 	}

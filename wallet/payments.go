@@ -55,7 +55,13 @@ type Payment struct {
 	// transfers (as the engine filled them in), their fingerprints as
 	// submitted and its doc, for receipts (Evidence builds the records).
 	committed *submitted
+	// replayed: Pay answered a retry of a payment made before.
+	replayed bool
 }
+
+// Replayed reports whether Pay answered with a payment made before (the
+// same closed mandate again) instead of making one.
+func (p *Payment) Replayed() bool { return p.replayed }
 
 // submitted is a committed request as it was submitted.
 type submitted struct {
@@ -205,7 +211,9 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 		return nil, err
 	}
 	if ok && prev.Closed == string(req.ClosedMandate) {
-		return s.withLimits(ctx, s.withStatus(prev)), nil
+		prev = s.withLimits(ctx, s.withStatus(prev))
+		prev.replayed = true
+		return prev, nil
 	}
 	m, ok := s.mandateByHash(peek.OpenMandateHash)
 	if !ok {
