@@ -33,6 +33,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
@@ -56,30 +57,67 @@ func verifyEd25519(pub ed25519.PublicKey, msg, sig []byte) bool {
 // seen once (a request's one-off key) is never expanded.
 const expandAfter = 2
 
+// edQuarantine is how long a key one of whose signatures failed verifies
+// alone, outside batches. A batch with a bad signature in it is verified
+// again one signature at a time, so each bad signature would cost its
+// batch-mates a verification each; a key (honest or not) that produced
+// one can do so at most once a quarantine.
+const edQuarantine = time.Minute
+
 // edKey is an Ed25519 key shared by the copies of one PublicKey, which
 // expands itself once it has verified expandAfter times.
 type edKey struct {
-	pub  ed25519.PublicKey
-	uses atomic.Uint32
-	once sync.Once
-	ex   *voi.ExpandedPublicKey // nil until expanded, or if it cannot be
+	pub      ed25519.PublicKey
+	uses     atomic.Uint32
+	once     sync.Once
+	ex       *voi.ExpandedPublicKey // nil until expanded, or if it cannot be
+	failedAt atomic.Int64           // Unix ns of its last refused signature; 0: none
 }
 
-func (k *edKey) verify(msg, sig []byte) bool {
+// verify verifies sig, in a batch with other callers' when the key is
+// expanded and not quarantined.
+func (k *edKey) verify(msg, sig []byte) bool { return k.check(msg, sig, true) }
+
+// verifyAlone verifies sig on its own: for signatures checked before
+// anything has authenticated their sender (an agent's request), which
+// are not let into batches.
+func (k *edKey) verifyAlone(msg, sig []byte) bool { return k.check(msg, sig, false) }
+
+func (k *edKey) check(msg, sig []byte, batch bool) bool {
 	if len(sig) != ed25519.SignatureSize {
+		k.failed()
 		return false
 	}
+	var ok bool
 	if k.uses.Load() >= expandAfter || k.uses.Add(1) >= expandAfter {
 		k.once.Do(func() {
 			// A key voi cannot expand (it is not a point) verifies
 			// nothing, expanded or not.
 			k.ex, _ = voi.NewExpandedPublicKey(voi.PublicKey(k.pub))
 		})
-		if k.ex != nil {
-			return edBatches.verify(k.ex, msg, sig)
-		}
 	}
-	return verifyEd25519(k.pub, msg, sig)
+	switch {
+	case k.ex == nil:
+		ok = verifyEd25519(k.pub, msg, sig)
+	case batch && !k.quarantined():
+		ok = edBatches.verify(k, msg, sig)
+	default:
+		edAlone.Add(1)
+		ok = voi.VerifyExpandedWithOptions(k.ex, msg, sig, actRules)
+	}
+	if !ok {
+		k.failed()
+	}
+	return ok
+}
+
+func (k *edKey) failed() { k.failedAt.Store(time.Now().UnixNano()) }
+
+// quarantined reports whether one of k's signatures failed within the
+// last edQuarantine.
+func (k *edKey) quarantined() bool {
+	t := k.failedAt.Load()
+	return t != 0 && time.Now().UnixNano()-t < int64(edQuarantine)
 }
 
 // maxEdBatch is the most signatures verified together. Past a few dozen
@@ -90,7 +128,7 @@ const maxEdBatch = 64
 
 // edJob is one verification waiting in a batch.
 type edJob struct {
-	key      *voi.ExpandedPublicKey
+	key      *edKey // expanded
 	msg, sig []byte
 	ok       bool
 	wake     chan bool // true: verified, ok is set; false: lead a batch
@@ -102,10 +140,11 @@ type edJob struct {
 // waits), or when a full batch is waiting and fewer than GOMAXPROCS
 // batches are being verified; otherwise it waits. (Were a caller to
 // verify whenever a P is free, no job would ever wait: a caller only
-// reaches the batcher while running on a P, and would find one free.) A caller that finds a verifier free verifies at
-// once, alone if nobody waits, so a lone caller never waits and a busy
-// server's batches grow with its load. When a batch is done and jobs are
-// waiting, the oldest one's caller leads the next batch.
+// reaches the batcher while running on a P, and would find one free.) So
+// a lone caller never waits and a busy server's batches grow with its
+// load. When a batch is done and jobs are waiting, the oldest one's
+// caller leads the next batch. Keys whose signatures fail are kept out
+// of batches for a while (edQuarantine).
 type edBatcher struct {
 	mu      sync.Mutex
 	leaders int // batches being verified, or handed to a caller that will
@@ -135,7 +174,7 @@ func Ed25519Counts() Ed25519Stats {
 	return Ed25519Stats{Alone: edAlone.Load(), Batched: edBatched.Load(), Batches: edBatches2.Load()}
 }
 
-func (b *edBatcher) verify(key *voi.ExpandedPublicKey, msg, sig []byte) bool {
+func (b *edBatcher) verify(key *edKey, msg, sig []byte) bool {
 	j := edJobs.Get().(*edJob)
 	j.key, j.msg, j.sig, j.ok = key, msg, sig, false
 	b.mu.Lock()
@@ -201,14 +240,14 @@ func verifyEdJobs(jobs []*edJob) {
 	if len(jobs) == 1 {
 		edAlone.Add(1)
 		j := jobs[0]
-		j.ok = voi.VerifyExpandedWithOptions(j.key, j.msg, j.sig, actRules)
+		j.ok = voi.VerifyExpandedWithOptions(j.key.ex, j.msg, j.sig, actRules)
 		return
 	}
 	edBatched.Add(int64(len(jobs)))
 	edBatches2.Add(1)
 	v := edBatchVs.Get().(*voi.BatchVerifier)
 	for _, j := range jobs {
-		v.AddExpandedWithOptions(j.key, j.msg, j.sig, actRules)
+		v.AddExpandedWithOptions(j.key.ex, j.msg, j.sig, actRules)
 	}
 	_, valid := v.Verify(nil)
 	for i, j := range jobs {

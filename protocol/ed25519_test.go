@@ -153,7 +153,7 @@ func TestEd25519Rule(t *testing.T) {
 				}
 			}
 			if k.ex != nil && len(c.sig) == ed25519.SignatureSize {
-				expanded = append(expanded, &edJob{key: k.ex, msg: c.msg, sig: c.sig, ok: want})
+				expanded = append(expanded, &edJob{key: k, msg: c.msg, sig: c.sig, ok: want})
 			}
 		}
 		if c.want == "valid" && !want || c.want == "invalid" && want {
@@ -245,9 +245,12 @@ func TestEd25519Batched(t *testing.T) {
 			checks[g] = append(checks[g], c)
 		}
 	}
-	for _, k := range keys { // expanded, so that they batch
+	for i, k := range keys { // expanded, so that they batch
+		sig, _ := privs[i].SignMessage([]byte("x"))
 		for range expandAfter {
-			k.ed.verify([]byte("x"), make([]byte, 64))
+			if !k.ed.verify([]byte("x"), sig) {
+				t.Fatal("own signature refused")
+			}
 		}
 	}
 	var bad atomic.Int64
@@ -273,12 +276,15 @@ func TestEd25519Batched(t *testing.T) {
 	edBatches.mu.Unlock()
 	done := make(chan struct{})
 	go func() { run(0); close(done) }()
-	for {
+	for deadline := time.Now().Add(10 * time.Second); ; {
 		edBatches.mu.Lock()
 		n := len(edBatches.pending)
 		edBatches.mu.Unlock()
 		if n == goroutines {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d verifications queued", n, goroutines)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -302,6 +308,68 @@ func TestEd25519Batched(t *testing.T) {
 	defer edBatches.mu.Unlock()
 	if edBatches.leaders != 0 || len(edBatches.pending) != 0 {
 		t.Fatalf("after the last verification: %d leaders, %d waiting", edBatches.leaders, len(edBatches.pending))
+	}
+}
+
+// TestEd25519Quarantine: a key with a refused signature verifies alone
+// for a while: with every verifier busy, its next verification does not
+// wait to be batched, while another key's does (until a verifier hands
+// on); an agent's request signature is never batched.
+func TestEd25519Quarantine(t *testing.T) {
+	keys := make([]*edKey, 2)
+	sigs := make([][]byte, 2)
+	msg := []byte("payment")
+	for i := range keys {
+		priv, err := NewEd25519PrivateKey(bytes.Repeat([]byte{byte(9 + i)}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = priv.PublicKey().ed
+		sigs[i], _ = priv.SignMessage(msg)
+		for range expandAfter {
+			if !keys[i].verify(msg, sigs[i]) {
+				t.Fatal("own signature refused")
+			}
+		}
+	}
+	bad, good := keys[0], keys[1]
+	if bad.verify(msg, sigs[1]) || !bad.quarantined() || good.quarantined() {
+		t.Fatalf("after a refused signature: quarantined %v, the other key %v", bad.quarantined(), good.quarantined())
+	}
+	procs := runtime.GOMAXPROCS(0)
+	edBatches.mu.Lock()
+	edBatches.leaders += procs
+	edBatches.mu.Unlock()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			for range procs {
+				edBatches.handOff()
+			}
+		}
+	}
+	defer release()
+	if !bad.verify(msg, sigs[0]) {
+		t.Fatal("the quarantined key's own signature refused")
+	}
+	if !good.verifyAlone(msg, sigs[1]) {
+		t.Fatal("a request signature refused")
+	}
+	queued := make(chan bool)
+	go func() { queued <- good.verify(msg, sigs[1]) }()
+	select {
+	case <-queued:
+		t.Fatal("a key in good standing did not wait for the busy verifiers")
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	if !<-queued {
+		t.Fatal("the batched signature refused")
+	}
+	bad.failedAt.Store(time.Now().Add(-edQuarantine).UnixNano())
+	if bad.quarantined() {
+		t.Fatal("still quarantined after edQuarantine")
 	}
 }
 
@@ -373,7 +441,7 @@ func FuzzEd25519Rule(f *testing.F) {
 		if k.ex == nil || len(sig) != ed25519.SignatureSize {
 			return
 		}
-		jobs := []*edJob{{key: hkey.ex, msg: hmsg, sig: hsig}, {key: k.ex, msg: msg, sig: sig}}
+		jobs := []*edJob{{key: hkey, msg: hmsg, sig: hsig}, {key: k, msg: msg, sig: sig}}
 		verifyEdJobs(jobs)
 		if !jobs[0].ok || jobs[1].ok != want {
 			t.Fatalf("batch = %v, %v; want true, %v", jobs[0].ok, jobs[1].ok, want)

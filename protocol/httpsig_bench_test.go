@@ -122,7 +122,7 @@ func BenchmarkEd25519Verify(b *testing.B) {
 	for _, n := range []int{2, 8, 32, 64} {
 		jobs := make([]*edJob, n)
 		for i := range jobs {
-			jobs[i] = &edJob{key: key.ex, msg: msg, sig: sig}
+			jobs[i] = &edJob{key: key, msg: msg, sig: sig}
 		}
 		b.Run(fmt.Sprintf("act-batch-%d", n), func(b *testing.B) {
 			for b.Loop() {
