@@ -88,22 +88,24 @@ func (k *edKey) check(msg, sig []byte, batch bool) bool {
 		k.failed()
 		return false
 	}
-	var ok bool
+	var ex *voi.ExpandedPublicKey // read only after once.Do, which wrote it
 	if k.uses.Load() >= expandAfter || k.uses.Add(1) >= expandAfter {
 		k.once.Do(func() {
 			// A key voi cannot expand (it is not a point) verifies
 			// nothing, expanded or not.
 			k.ex, _ = voi.NewExpandedPublicKey(voi.PublicKey(k.pub))
 		})
+		ex = k.ex
 	}
+	var ok bool
 	switch {
-	case k.ex == nil:
+	case ex == nil:
 		ok = verifyEd25519(k.pub, msg, sig)
 	case batch && !k.quarantined():
 		ok = edBatches.verify(k, msg, sig)
 	default:
 		edAlone.Add(1)
-		ok = voi.VerifyExpandedWithOptions(k.ex, msg, sig, actRules)
+		ok = voi.VerifyExpandedWithOptions(ex, msg, sig, actRules)
 	}
 	if !ok {
 		k.failed()

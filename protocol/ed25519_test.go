@@ -311,6 +311,40 @@ func TestEd25519Batched(t *testing.T) {
 	}
 }
 
+// TestEd25519FirstUse: goroutines verifying with a key none has used,
+// all at once, while it expands: every answer right (and, under the race
+// detector, no race on the expansion).
+func TestEd25519FirstUse(t *testing.T) {
+	priv, err := NewEd25519PrivateKey(bytes.Repeat([]byte{42}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("first use")
+	sig, _ := priv.SignMessage(msg)
+	for round := range 3 {
+		k := &edKey{pub: priv.PublicKey().ed.pub}
+		var wg sync.WaitGroup
+		var wrong atomic.Int64
+		for g := range 32 {
+			wg.Go(func() {
+				bad := g%4 == 3
+				s := sig
+				if bad {
+					s = bytes.Clone(sig)
+					s[g%32] ^= 1
+				}
+				if k.verify(msg, s) == bad {
+					wrong.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if wrong.Load() != 0 || k.ex == nil {
+			t.Fatalf("round %d: %d wrong answers, expanded %v", round, wrong.Load(), k.ex != nil)
+		}
+	}
+}
+
 // TestEd25519Quarantine: a key with a refused signature verifies alone
 // for a while: with every verifier busy, its next verification does not
 // wait to be batched, while another key's does (until a verifier hands
