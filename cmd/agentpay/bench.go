@@ -23,7 +23,7 @@ func newBenchCommand(cf *clientFlags) *cobra.Command {
 		transfers, baseline, accounts, concurrency int
 		duration                                   time.Duration
 		skipEngine, skipHTTP, remote, walletRun    bool
-		agents                                     int
+		agents, serviceCallers                     int
 		cpuProfile                                 string
 		rate                                       float64
 	)
@@ -41,7 +41,10 @@ func newBenchCommand(cf *clientFlags) *cobra.Command {
      peak rate), with p50/p99 latency;
   3. with --wallet: authorized AI Wallet payments over HTTP (RFC 9421
      signed requests carrying closed payment mandates) from --agents
-     agents, with the time per stage in the service.
+     agents, with the time per stage in the service; then the same
+     payments made by --service-callers concurrent callers of the
+     service itself (signature, mandate, rules, ledger: no HTTP), with
+     the process's CPU time per payment.
 
 The server is started in-process on a temporary data directory unless
 --remote is given, in which case --url and --api-key name a running one.`,
@@ -81,7 +84,7 @@ The server is started in-process on a temporary data directory unless
 				}
 			}
 			if walletRun {
-				return benchWallet(ctx, cmd, dir, agents, concurrency, duration)
+				return benchWallet(ctx, cmd, dir, agents, concurrency, serviceCallers, duration)
 			}
 			return nil
 		},
@@ -98,6 +101,7 @@ The server is started in-process on a temporary data directory unless
 	f.Float64Var(&rate, "rate", 0, "requests/s of the open loop (default: half the closed loop's peak)")
 	f.BoolVar(&walletRun, "wallet", false, "also measure AI Wallet payments over HTTP (in-process server only)")
 	f.IntVar(&agents, "agents", 8, "agents paying in the --wallet run")
+	f.IntVar(&serviceCallers, "service-callers", 1024, "concurrent callers of the --wallet run's second part, in the service without HTTP (0: skip it)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	return cmd
 }

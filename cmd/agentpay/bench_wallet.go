@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentpay/agentpay/internal/proc"
 	"github.com/agentpay/agentpay/protocol"
 	"github.com/agentpay/agentpay/risk"
 	"github.com/agentpay/agentpay/sdk"
@@ -26,7 +28,7 @@ import (
 // rule) and commits the payment's linked chain. Agents sign their closed
 // mandates before the clock starts (that is the agents' work); they sign
 // each request while it runs, as real agents do.
-func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, concurrency int, duration time.Duration) error {
+func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, concurrency, serviceCallers int, duration time.Duration) error {
 	out := cmd.OutOrStdout()
 	var rules []risk.Rule
 	for _, r := range risk.DefaultPlatformRules() {
@@ -68,13 +70,21 @@ func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, co
 			Expiry: now.Add(life).Unix(), ID: fmt.Sprintf("bench-0123456789abcdef-%d", jti.Add(1))}
 	}
 	type agent struct {
-		id     string
-		key    *protocol.Ed25519PrivateKey
-		hash   string
-		client *sdk.Client
-		queue  [][]byte
+		id      string
+		key     *protocol.Ed25519PrivateKey
+		hash    string
+		client  *sdk.Client
+		queue   [][]byte // for the run over HTTP
+		service [][]byte // for the run in the service
 	}
-	perAgent := max(1000, 60_000/agents)
+	// Closed mandates enough for the runs' duration at rates well above
+	// what this machine makes: 5,000/s over HTTP, 30,000/s in the service.
+	secs := max(duration.Seconds(), 0.1)
+	perAgent := 100 + int(5_000*secs)/agents // for the run over HTTP
+	perService := 0                          // and for the run in the service
+	if serviceCallers > 0 {
+		perService = 100 + int(30_000*secs)/agents
+	}
 	as := make([]*agent, agents)
 	for i := range as {
 		k, err := protocol.GenerateEd25519Key(rand.Reader)
@@ -106,19 +116,28 @@ func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, co
 		a.hash = protocol.HashJWS(open)
 		as[i] = a
 	}
-	fmt.Fprintf(out, "wallet payments: signing %d closed mandates for %d agents...\n", perAgent*agents, agents)
-	shop := protocol.Merchant{ID: "mch_bench"}
+	fmt.Fprintf(out, "wallet payments: signing %d closed mandates for %d agents...\n", (perAgent+perService)*agents, agents)
+	// 64 payees: the platform's review of more than 500.00 a day from one
+	// wallet to one payee would otherwise hold most payments.
+	payees := make([]protocol.Merchant, 64)
+	for i := range payees {
+		payees[i] = protocol.Merchant{ID: fmt.Sprintf("mch_bench%02d", i)}
+	}
 	for _, a := range as {
-		for j := range perAgent {
+		for j := range perAgent + perService {
 			cm, err := protocol.Sign(a.key, &protocol.ClosedPaymentMandate{Claims: claims(a.id, "", 30*time.Minute),
-				TransactionID: protocol.HashJWS(fmt.Appendf(nil, "%s-%d", a.id, j)), Payee: shop,
+				TransactionID: protocol.HashJWS(fmt.Appendf(nil, "%s-%d", a.id, j)), Payee: payees[j%len(payees)],
 				PaymentAmount:     protocol.Money{Amount: 31, Currency: "USD", Scale: 2},
 				PaymentInstrument: protocol.PaymentInstrument{ID: w.ID, Type: protocol.PaymentInstrumentWallet},
 				OpenMandateHash:   a.hash, Modality: protocol.HumanNotPresent})
 			if err != nil {
 				return err
 			}
-			a.queue = append(a.queue, cm)
+			if j < perAgent {
+				a.queue = append(a.queue, cm)
+			} else {
+				a.service = append(a.service, cm)
+			}
 		}
 	}
 	// Warm up: each agent's first payment opens the payee and day accounts.
@@ -177,6 +196,82 @@ func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, co
 		}
 		fmt.Fprintln(out, "\n  (the RFC 9421 request signature is verified in the API before these stages)")
 	}
+	if failed.Load() > 0 {
+		return fmt.Errorf("bench: %d payments failed", failed.Load())
+	}
+	if serviceCallers <= 0 {
+		return nil
+	}
+
+	// The same payments, made by callers of the service itself: what
+	// BenchmarkPay measures (docs/benchmarks.md), on this machine.
+	var jobs []payJob
+	for i := 0; ; i++ {
+		more := false
+		for _, a := range as {
+			if i < len(a.service) {
+				jobs = append(jobs, payJob{a.id, a.service[i]})
+				more = true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	return benchWalletService(ctx, out, n.wallet, jobs, serviceCallers, duration)
+}
+
+// payJob is one payment of the run in the service: an agent and its
+// signed closed mandate.
+type payJob struct {
+	agent  string
+	closed []byte
+}
+
+// benchWalletService makes the payments of jobs, in order, from callers
+// concurrent callers of svc until they run out or duration has passed,
+// and prints the rate, the process's CPU time per payment and the time
+// per stage.
+func benchWalletService(ctx context.Context, out io.Writer, svc *wallet.Service, jobs []payJob, callers int, duration time.Duration) error {
+	before := svc.Stats()
+	cpu0 := proc.CPU()
+	var next, failed, held atomic.Int64
+	deadline := time.Now().Add(duration)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				i := next.Add(1) - 1
+				if i >= int64(len(jobs)) {
+					return
+				}
+				p, err := svc.Pay(ctx, jobs[i].agent, wallet.PayRequest{ClosedMandate: jobs[i].closed})
+				switch {
+				case err != nil:
+					failed.Add(1)
+				case p.Status != wallet.StatusCompleted:
+					held.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := proc.CPU() - cpu0
+	after := svc.Stats()
+	paid := after.Payments - before.Payments
+	if paid == 0 {
+		return fmt.Errorf("bench: no payment made in the service (%d failed)", failed.Load())
+	}
+	fmt.Fprintf(out, "%-44s %9d payments in %8.3fs = %10.0f payments/s  %.0f µs of CPU each  (%d held, %d failed)\n",
+		fmt.Sprintf("wallet payments in the service, %d callers", callers), paid, elapsed.Seconds(),
+		float64(paid)/elapsed.Seconds(), float64(cpu.Microseconds())/float64(paid), held.Load(), failed.Load())
+	fmt.Fprintf(out, "%-44s", "  per payment in the service (wall, µs):")
+	for i, name := range wallet.StageNames {
+		fmt.Fprintf(out, " %s %.0f", name, float64(after.Nanos[i]-before.Nanos[i])/float64(paid)/1e3)
+	}
+	fmt.Fprintln(out, "\n  (wall time per stage includes waiting: for a batch of signatures, for the batch's commit)")
 	if failed.Load() > 0 {
 		return fmt.Errorf("bench: %d payments failed", failed.Load())
 	}
