@@ -76,7 +76,7 @@ func newMetrics(reg *prometheus.Registry, eng *ledger.Engine, svc *wallet.Servic
 	collectors = append(collectors,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "agentpay_ed25519_verified_alone_total",
-			Help: "Ed25519 signatures of registered keys verified alone (nobody else was verifying).",
+			Help: "Ed25519 signatures of registered keys verified alone: nobody else was verifying, an agent request's own signature, or a key whose signature failed in the last minute.",
 		}, ed(func(s protocol.Ed25519Stats) int64 { return s.Alone })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "agentpay_ed25519_verified_batched_total",

@@ -166,7 +166,7 @@ var (
 // Ed25519Stats counts the Ed25519 verifications of registered (expanded)
 // keys the process made so far.
 type Ed25519Stats struct {
-	Alone   int64 // verified alone: nobody else was verifying
+	Alone   int64 // verified alone: nobody else was verifying, a request's signature, or a quarantined key
 	Batched int64 // verified in batches of two or more
 	Batches int64 // those batches
 }
