@@ -159,8 +159,8 @@ var (
 	edBatchVs = sync.Pool{New: func() any { return voi.NewBatchVerifierWithCapacity(maxEdBatch) }}
 
 	// edBatched counts the signatures verified in batches of two or more,
-	// edBatches those batches, edAlone the signatures verified alone.
-	edBatched, edBatches2, edAlone atomic.Int64
+	// edBatchCount those batches, edAlone the signatures verified alone.
+	edBatched, edBatchCount, edAlone atomic.Int64
 )
 
 // Ed25519Stats counts the Ed25519 verifications of registered (expanded)
@@ -173,7 +173,7 @@ type Ed25519Stats struct {
 
 // Ed25519Counts returns the process's Ed25519Stats.
 func Ed25519Counts() Ed25519Stats {
-	return Ed25519Stats{Alone: edAlone.Load(), Batched: edBatched.Load(), Batches: edBatches2.Load()}
+	return Ed25519Stats{Alone: edAlone.Load(), Batched: edBatched.Load(), Batches: edBatchCount.Load()}
 }
 
 func (b *edBatcher) verify(key *edKey, msg, sig []byte) bool {
@@ -246,7 +246,7 @@ func verifyEdJobs(jobs []*edJob) {
 		return
 	}
 	edBatched.Add(int64(len(jobs)))
-	edBatches2.Add(1)
+	edBatchCount.Add(1)
 	v := edBatchVs.Get().(*voi.BatchVerifier)
 	for _, j := range jobs {
 		v.AddExpandedWithOptions(j.key.ex, j.msg, j.sig, actRules)
