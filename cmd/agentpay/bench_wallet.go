@@ -190,11 +190,7 @@ func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, co
 		fmt.Sprintf("wallet payments over HTTP, %d concurrent", concurrency), done.Load(), elapsed.Seconds(),
 		float64(done.Load())/elapsed.Seconds(), float64(pct(0.5))/1e6, float64(pct(0.99))/1e6, failed.Load())
 	if paid > 0 {
-		fmt.Fprintf(out, "%-44s", "  per payment in the service (wall, µs):")
-		for i, name := range wallet.StageNames {
-			fmt.Fprintf(out, " %s %.0f", name, float64(after.Nanos[i]-before.Nanos[i])/float64(paid)/1e3)
-		}
-		fmt.Fprintln(out, "\n  (the RFC 9421 request signature is verified in the API before these stages)")
+		printStages(out, before, after, "the RFC 9421 request signature is verified in the API before these stages")
 	}
 	if failed.Load() > 0 {
 		return fmt.Errorf("bench: %d payments failed", failed.Load())
@@ -267,13 +263,20 @@ func benchWalletService(ctx context.Context, out io.Writer, svc *wallet.Service,
 	fmt.Fprintf(out, "%-44s %9d payments in %8.3fs = %10.0f payments/s  %.0f µs of CPU each  (%d held, %d failed)\n",
 		fmt.Sprintf("wallet payments in the service, %d callers", callers), paid, elapsed.Seconds(),
 		float64(paid)/elapsed.Seconds(), float64(cpu.Microseconds())/float64(paid), held.Load(), failed.Load())
-	fmt.Fprintf(out, "%-44s", "  per payment in the service (wall, µs):")
-	for i, name := range wallet.StageNames {
-		fmt.Fprintf(out, " %s %.0f", name, float64(after.Nanos[i]-before.Nanos[i])/float64(paid)/1e3)
-	}
-	fmt.Fprintln(out, "\n  (wall time per stage includes waiting: for a batch of signatures, for the batch's commit)")
+	printStages(out, before, after, "wall time per stage includes waiting: for a batch of signatures, for the batch's commit")
 	if failed.Load() > 0 {
 		return fmt.Errorf("bench: %d payments failed", failed.Load())
 	}
 	return nil
+}
+
+// printStages prints the service's wall time per payment in each stage
+// between two of its Stats, and a note on them.
+func printStages(out io.Writer, before, after wallet.Stats, note string) {
+	paid := float64(after.Payments - before.Payments)
+	fmt.Fprintf(out, "%-44s", "  per payment in the service (wall, µs):")
+	for i, name := range wallet.StageNames {
+		fmt.Fprintf(out, " %s %.0f", name, float64(after.Nanos[i]-before.Nanos[i])/paid/1e3)
+	}
+	fmt.Fprintf(out, "\n  (%s)\n", note)
 }
