@@ -37,7 +37,7 @@ func TestKeptPayment(t *testing.T) {
 	}
 	for name, body := range map[string][]byte{"payment": doc, "purchase": purchase} {
 		k := keptOf(p, body)
-		if got := k.payment(); !reflect.DeepEqual(got, p) {
+		if got := k.decode(*k.doc.Load()); !reflect.DeepEqual(got, p) {
 			t.Errorf("%s doc: decoded %+v, want %+v", name, got, p)
 		}
 	}
@@ -51,7 +51,7 @@ func TestKeptPayment(t *testing.T) {
 		t.Errorf("a completed payment's status later: %s", s)
 	}
 	bad := keptOf(p, []byte(`{"id":`))
-	got := bad.payment()
+	got := bad.decode(*bad.doc.Load())
 	if got.ID != p.ID || got.Owner != p.Owner || got.Agent != p.Agent || got.Status != p.Status || !got.CreatedAt.Equal(created) {
 		t.Errorf("undecodable doc: %+v", got)
 	}

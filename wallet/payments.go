@@ -855,9 +855,6 @@ func (s *Service) payment(ctx context.Context, pid string) (*Payment, bool, erro
 	return p, err == nil, err
 }
 
-// payment decodes k's doc, which must be kept.
-func (k *kept) payment() *Payment { return k.decode(*k.doc.Load()) }
-
 // decode decodes doc, k's latest doc. The docs are the service's own
 // JSON; one that did not decode would still give the payment's id,
 // parties and status.

@@ -61,23 +61,7 @@ func TestTransferChunksCompressed(t *testing.T) {
 	}
 	check("as committed")
 
-	type row struct {
-		rowid  int64
-		stored []byte
-	}
-	var rows []row
-	rs, err := s.rdb.Query("SELECT rowid, records FROM transfer_chunks ORDER BY first_ts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rs.Next() {
-		var r row
-		if err := rs.Scan(&r.rowid, &r.stored); err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, r)
-	}
-	rs.Close()
+	rows := storedRows(t, s, "SELECT rowid, records FROM transfer_chunks ORDER BY first_ts")
 	compressed, raw, stored := 0, 0, 0
 	for _, r := range rows {
 		recs, err := TransferChunkRecords(r.stored)
@@ -95,7 +79,7 @@ func TestTransferChunksCompressed(t *testing.T) {
 	}
 
 	// A row rewritten as its records reads as before.
-	var c row
+	var c storedRow
 	for _, r := range rows {
 		if len(r.stored)%store.TransferRecordSize != 0 {
 			c = r
@@ -106,7 +90,7 @@ func TestTransferChunksCompressed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.wconn.ExecContext(ctx, "UPDATE transfer_chunks SET records = ? WHERE rowid = ?", bytes.Clone(recs), c.rowid); err != nil {
+	if _, err := s.wconn.ExecContext(ctx, "UPDATE transfer_chunks SET records = ? WHERE rowid = ?", bytes.Clone(recs), c.key); err != nil {
 		t.Fatal(err)
 	}
 	check("a row as records")
@@ -119,7 +103,7 @@ func TestTransferChunksCompressed(t *testing.T) {
 		{0x05, 0x10, 1, 2, 3, 4, 5, transferChunkS2},                     // 5 bytes of records
 		{1, 2, 3}, // no marker
 	} {
-		if _, err := s.wconn.ExecContext(ctx, "UPDATE transfer_chunks SET records = ? WHERE rowid = ?", bad, c.rowid); err != nil {
+		if _, err := s.wconn.ExecContext(ctx, "UPDATE transfer_chunks SET records = ? WHERE rowid = ?", bad, c.key); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.GetTransfer(ctx, first.ID); err == nil {
@@ -164,4 +148,34 @@ func FuzzTransferChunk(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// storedRow is a chunk row as stored: its key (the query's first column)
+// and its records column.
+type storedRow struct {
+	key    int64
+	stored []byte
+}
+
+// storedRows reads the chunk rows query selects (a key, then the stored
+// records).
+func storedRows(t *testing.T, s *Store, query string) []storedRow {
+	t.Helper()
+	rs, err := s.rdb.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var rows []storedRow
+	for rs.Next() {
+		var r storedRow
+		if err := rs.Scan(&r.key, &r.stored); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }

@@ -448,23 +448,7 @@ func TestDocChunksCompressed(t *testing.T) {
 	}
 	want[0] = append(want[0], small)
 
-	type row struct {
-		first  int64
-		stored []byte
-	}
-	var rows []row
-	rs, err := s.rdb.Query("SELECT first_ts, records FROM doc_chunks ORDER BY first_ts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rs.Next() {
-		var r row
-		if err := rs.Scan(&r.first, &r.stored); err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, r)
-	}
-	rs.Close()
+	rows := storedRows(t, s, "SELECT first_ts, records FROM doc_chunks ORDER BY first_ts")
 	if len(rows) != 4 {
 		t.Fatalf("%d chunk rows, want one per batch (4)", len(rows))
 	}
@@ -495,7 +479,7 @@ func TestDocChunksCompressed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.wconn.ExecContext(ctx, "UPDATE doc_chunks SET records = ? WHERE first_ts = ?", bytes.Clone(recs), rows[0].first); err != nil {
+	if _, err := s.wconn.ExecContext(ctx, "UPDATE doc_chunks SET records = ? WHERE first_ts = ?", bytes.Clone(recs), rows[0].key); err != nil {
 		t.Fatal(err)
 	}
 	checkDocs(t, s, want)
@@ -506,7 +490,7 @@ func TestDocChunksCompressed(t *testing.T) {
 		{docChunkS2, 0xff, 0xff, 0xff, 0x7f, 0},                                // claims 256 MiB
 		{docChunkS2, 0},                                                        // claims nothing
 	} {
-		if _, err := s.wconn.ExecContext(ctx, "UPDATE doc_chunks SET records = ? WHERE first_ts = ?", bad, rows[2].first); err != nil {
+		if _, err := s.wconn.ExecContext(ctx, "UPDATE doc_chunks SET records = ? WHERE first_ts = ?", bad, rows[2].key); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.ListDocs(ctx, 0, 0, 1<<63-1, func(ledger.Doc) error { return nil }); err == nil {
