@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -310,6 +311,113 @@ func TestEd25519Batched(t *testing.T) {
 		t.Fatalf("after the last verification: %d leaders, %d waiting", edBatches.leaders, len(edBatches.pending))
 	}
 }
+
+// TestEd25519BatchSharedKeys checks batches whose signatures share keys
+// (one A term per key) against the rule: every signature valid; one bad
+// signature of each kind among good ones; two bad signatures by one key
+// whose errors cancel out when summed unweighted (S+δ and S−δ), which only
+// the random weights catch; and a key the rule refuses in the same batch.
+func TestEd25519BatchSharedKeys(t *testing.T) {
+	type signer struct {
+		priv ed25519.PrivateKey
+		key  *edKey
+	}
+	var signers []signer
+	for range 3 {
+		a := newSigAgent(t)
+		k := &edKey{pub: a.pub}
+		k.uses.Store(expandAfter)
+		if !k.verify([]byte("x"), ed25519.Sign(a.priv, []byte("x"))) || k.negA == nil {
+			t.Fatal("the key did not expand for batches")
+		}
+		signers = append(signers, signer{a.priv, k})
+	}
+	// The identity point: canonical, of small order, refused as a key.
+	weak := &edKey{pub: append([]byte{1}, make([]byte, 31)...)}
+	weak.uses.Store(expandAfter)
+	weak.verify([]byte("x"), make([]byte, 64))
+	if weak.ex == nil || weak.negA != nil {
+		t.Fatalf("small-order key: expanded %v, batch key %v", weak.ex != nil, weak.negA != nil)
+	}
+
+	good := func(n int) []*edJob {
+		jobs := make([]*edJob, n)
+		for i := range jobs {
+			s := signers[i%len(signers)]
+			msg := fmt.Appendf(nil, "payment %d", i)
+			jobs[i] = &edJob{key: s.key, msg: msg, sig: ed25519.Sign(s.priv, msg)}
+		}
+		return jobs
+	}
+	shift := func(sig []byte, d *edwards25519.Scalar) []byte {
+		S, err := new(edwards25519.Scalar).SetCanonicalBytes(sig[32:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(bytes.Clone(sig[:32]), S.Add(S, d).Bytes()...)
+	}
+	delta, _ := new(edwards25519.Scalar).SetCanonicalBytes(append([]byte{7}, make([]byte, 31)...))
+	minus := new(edwards25519.Scalar).Negate(delta)
+
+	type batch struct {
+		name string
+		edit func([]*edJob)
+	}
+	batches := []batch{
+		{"all valid", func([]*edJob) {}},
+		{"a flipped bit", func(j []*edJob) { j[5].sig = bytes.Clone(j[5].sig); j[5].sig[40] ^= 4 }},
+		{"another message", func(j []*edJob) { j[9].msg = []byte("other") }},
+		{"another key's signature", func(j []*edJob) { j[3].key = j[4].key }},
+		{"S not below L", func(j []*edJob) {
+			S := new(big.Int).SetBytes(reverse(j[7].sig[32:]))
+			S.Add(S, edOrder)
+			j[7].sig = append(bytes.Clone(j[7].sig[:32]), reverse(S.FillBytes(make([]byte, 32)))...)
+		}},
+		{"R not canonical", func(j []*edJob) {
+			// y = p+1 encodes the same point as y = 1, non-canonically.
+			j[2].sig = append(bytes.Clone(j[2].sig), 0)[:64]
+			copy(j[2].sig, reverse(new(big.Int).Add(edP, big.NewInt(1)).FillBytes(make([]byte, 32))))
+		}},
+		{"errors that cancel unweighted", func(j []*edJob) {
+			// Same key (0 and 3), so their A terms share one weight sum.
+			j[0].sig, j[3].sig = shift(j[0].sig, delta), shift(j[3].sig, minus)
+		}},
+		{"a refused key", func(j []*edJob) { j[11].key = weak }},
+	}
+	for _, n := range []int{12, 33, maxEdBatch} {
+		for _, b := range batches {
+			jobs := good(n)
+			b.edit(jobs)
+			verifyEdJobs(jobs)
+			refused := 0
+			for i, j := range jobs {
+				want := refEd25519(j.key.pub, j.msg, j.sig)
+				if j.ok != want {
+					t.Errorf("%d signatures, %s: job %d = %v, the rule says %v", n, b.name, i, j.ok, want)
+				}
+				if !want {
+					refused++
+				}
+			}
+			if (refused == 0) != (b.name == "all valid") {
+				t.Errorf("%d signatures, %s: %d refused", n, b.name, refused)
+			}
+		}
+	}
+}
+
+func reverse(b []byte) []byte {
+	r := make([]byte, len(b))
+	for i := range b {
+		r[len(b)-1-i] = b[i]
+	}
+	return r
+}
+
+var (
+	edOrder, _ = new(big.Int).SetString("7237005577332262213973186563042994240857116359379907606001950938285454250989", 10)
+	edP        = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 255), big.NewInt(19))
+)
 
 // TestEd25519FirstUse: goroutines verifying with a key none has used,
 // all at once, while it expands: every answer right (and, under the race

@@ -114,27 +114,51 @@ func BenchmarkEd25519Verify(b *testing.B) {
 		})
 	}
 	// Batches of concurrent verifications (verifyEdJobs, as the batcher
-	// runs them): the time per signature.
+	// runs them): the time per signature, with the batch's signatures made
+	// by one key, by 8, or each by its own.
 	key.uses.Store(expandAfter)
 	if !key.verify(msg, sig) || key.ex == nil {
 		b.Fatal("the key did not verify expanded")
 	}
-	for _, n := range []int{2, 8, 32, 64} {
-		jobs := make([]*edJob, n)
-		for i := range jobs {
-			jobs[i] = &edJob{key: key, msg: msg, sig: sig}
+	type signed struct {
+		key *edKey
+		sig []byte
+	}
+	signers := []signed{{key, sig}}
+	for range 63 {
+		o := newSigAgent(b)
+		k := &edKey{pub: o.pub}
+		k.uses.Store(expandAfter)
+		s := ed25519.Sign(o.priv, msg)
+		if !k.verify(msg, s) || k.negA == nil {
+			b.Fatal("a key did not verify expanded")
 		}
-		b.Run(fmt.Sprintf("act-batch-%d", n), func(b *testing.B) {
-			for b.Loop() {
-				verifyEdJobs(jobs)
-				if !jobs[n-1].ok {
-					b.Fatal("verify failed")
-				}
+		signers = append(signers, signed{k, s})
+	}
+	for _, n := range []int{2, 8, 32, 64} {
+		for _, keys := range []int{1, 8, n} {
+			if keys > n || keys == 8 && n == 8 {
+				continue
 			}
-			us := float64(b.Elapsed().Nanoseconds()) / float64(b.N*n) / 1e3
-			b.ReportMetric(us, "µs/sig")
-			b.ReportMetric(1e6/us, "verifies/s")
-		})
+			jobs := make([]*edJob, n)
+			for i := range jobs {
+				s := signers[i%keys]
+				jobs[i] = &edJob{key: s.key, msg: msg, sig: s.sig}
+			}
+			b.Run(fmt.Sprintf("act-batch-%d/keys=%d", n, keys), func(b *testing.B) {
+				for b.Loop() {
+					verifyEdJobs(jobs)
+					for _, j := range jobs {
+						if !j.ok {
+							b.Fatal("verify failed")
+						}
+					}
+				}
+				us := float64(b.Elapsed().Nanoseconds()) / float64(b.N*n) / 1e3
+				b.ReportMetric(us, "µs/sig")
+				b.ReportMetric(1e6/us, "verifies/s")
+			})
+		}
 	}
 }
 
