@@ -5,21 +5,29 @@ package protocol
 // of the costliest steps of a payment. It reads only the usual shape:
 // known members, strings without escapes or control characters, integers
 // in range, aud as a string or an array of strings. Anything else (an
-// escape, a float, an unknown member, a value of the wrong type) makes it
-// give up, and decodeStrict decodes with encoding/json as always, so
-// every error and every unusual accepted input is encoding/json's.
-// FuzzFastDecodeMatches checks that whatever the fast path accepts,
-// encoding/json accepts with the same result.
+// escape, a float, an unknown member, a repeated member, a value of the
+// wrong type) makes it give up, and decodeStrict checks and decodes as
+// always, so every error and every unusual accepted input is the strict
+// path's. What the fast path accepts is of a shape checkJSONShape accepts
+// (known member names, none repeated, no null, two levels deep), so it
+// runs without that scan. FuzzFastDecodeMatches checks that whatever the
+// fast path accepts, checkJSONShape and encoding/json accept with the
+// same result.
 
-import "math"
+import (
+	"bytes"
+	"math"
+)
 
-// fastDecoder is a payload type with a fast path. decodeFast runs after
-// checkJSONShape accepted data (valid UTF-8, member names [a-z0-9_] and
-// not repeated, no null); it returns false, leaving the value zero, when
-// data is not of the shape it reads.
+// fastDecoder is a payload type with a fast path. decodeFast runs on
+// valid UTF-8; it returns false, leaving the value zero, when data is not
+// of the shape it reads, and accepts only what checkJSONShape accepts.
 type fastDecoder interface {
 	decodeFast(data []byte) bool
 }
+
+// maxFastMembers is the most members an object read by the fast path has.
+const maxFastMembers = 16
 
 // jsonScan reads JSON tokens from b.
 type jsonScan struct {
@@ -134,7 +142,8 @@ func (s *jsonScan) uint8(dst *uint8) bool {
 }
 
 // object reads an object, calling member for each member name with the
-// scanner before its value; member reads the value or returns false.
+// scanner before its value; member reads the value or returns false. A
+// repeated member name, or more than maxFastMembers, is refused.
 func (s *jsonScan) object(member func(name []byte) bool) bool {
 	if !s.next('{') {
 		return false
@@ -142,9 +151,19 @@ func (s *jsonScan) object(member func(name []byte) bool) bool {
 	if s.next('}') {
 		return true
 	}
-	for {
+	var seen [maxFastMembers][]byte
+	for n := 0; ; n++ {
 		name, ok := s.raw()
-		if !ok || !s.next(':') || !member(name) {
+		if !ok || n == len(seen) {
+			return false
+		}
+		for _, k := range seen[:n] {
+			if bytes.Equal(k, name) {
+				return false
+			}
+		}
+		seen[n] = name
+		if !s.next(':') || !member(name) {
 			return false
 		}
 		if s.next(',') {

@@ -194,11 +194,11 @@ func signCompact(s Signer, typ string, payload []byte) ([]byte, error) {
 // cannot apply), null, nesting deeper than JSONDepthMax, unknown members
 // (where v's type does not say otherwise) and trailing data.
 func decodeStrict(data []byte, v any) error {
+	if f, ok := v.(fastDecoder); ok && utf8.Valid(data) && f.decodeFast(data) {
+		return nil
+	}
 	if err := checkJSONShape(data); err != nil {
 		return err
-	}
-	if f, ok := v.(fastDecoder); ok && f.decodeFast(data) {
-		return nil
 	}
 	return decodeJSON(data, v)
 }
