@@ -552,8 +552,8 @@ func (c *Claims) check(spec *kindSpec) error {
 		return fail(CodeClaimsInvalid, "aud", fmt.Sprintf("must have 1..%d entries", AudiencesMax))
 	}
 	for i, a := range c.Audience {
-		if err := checkID(fmt.Sprintf("aud[%d]", i), a); err != nil {
-			return err
+		if checkID("aud", a) != nil { // the entry is named only when it fails
+			return checkID(fmt.Sprintf("aud[%d]", i), a)
 		}
 	}
 	if err := checkDate("iat", c.IssuedAt); err != nil {
