@@ -588,5 +588,13 @@ func FuzzEd25519Rule(f *testing.F) {
 		if !jobs[0].ok || jobs[1].ok != want {
 			t.Fatalf("batch = %v, %v; want true, %v", jobs[0].ok, jobs[1].ok, want)
 		}
+		// Twice by the same key, the honest one between: one A term each.
+		jobs = []*edJob{{key: k, msg: msg, sig: sig}, {key: hkey, msg: hmsg, sig: hsig}, {key: k, msg: msg, sig: sig}, {key: hkey, msg: hmsg, sig: hsig}}
+		verifyEdJobs(jobs)
+		for i, j := range jobs {
+			if j.ok != (want || j.key == hkey) {
+				t.Fatalf("shared-key batch, job %d = %v; the rule says %v", i, j.ok, want || j.key == hkey)
+			}
+		}
 	})
 }
