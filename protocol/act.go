@@ -476,6 +476,9 @@ func checkAmount(param string, a int64) error {
 
 // check checks a Money value.
 func (m Money) check(param string) error {
+	if checkAmount("", m.Amount) == nil && checkCurrency(param, m.Currency, m.Scale) == nil {
+		return nil // the members' names are built only for an error
+	}
 	if err := checkCurrency(param, m.Currency, m.Scale); err != nil {
 		return err
 	}
@@ -483,6 +486,9 @@ func (m Money) check(param string) error {
 }
 
 func (m Merchant) check(param string) error {
+	if checkID("", m.ID) == nil && checkText("", m.Name, TextBytesMax) == nil && checkText("", m.Website, TextBytesMax) == nil {
+		return nil // the members' names are built only for an error
+	}
 	if err := checkID(param+".id", m.ID); err != nil {
 		return err
 	}
@@ -493,6 +499,9 @@ func (m Merchant) check(param string) error {
 }
 
 func (p PaymentInstrument) check(param string) error {
+	if checkID("", p.ID) == nil && checkID("", p.Type) == nil && checkText("", p.Description, LongTextBytesMax) == nil {
+		return nil // the members' names are built only for an error
+	}
 	if err := checkID(param+".id", p.ID); err != nil {
 		return err
 	}
