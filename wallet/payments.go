@@ -206,11 +206,11 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	// The same closed mandate again (a retry): the same payment, whatever
 	// happened since. Only the exact bytes the payment was made with match.
 	pid := paymentID(agent.ID, peek.ID, peek.IssuedAt)
-	prev, ok, err := s.payment(ctx, pid)
+	prev, made, err := s.payment(ctx, pid)
 	if err != nil {
 		return nil, err
 	}
-	if ok && prev.Closed == string(req.ClosedMandate) {
+	if made && prev.Closed == string(req.ClosedMandate) {
 		prev = s.withLimits(ctx, s.withStatus(prev))
 		prev.replayed = true
 		return prev, nil
@@ -251,11 +251,14 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	}
 	if c.ID != peek.ID || c.IssuedAt != peek.IssuedAt {
 		pid = paymentID(agent.ID, c.ID, c.IssuedAt)
+		_, made = s.payments.Load(pid)
 	}
 	p := &Payment{ID: pid, Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
 		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
-	if _, ok := s.payments.Load(p.ID); ok {
+	// A payment with this jti made before (other bytes): refused here, or,
+	// if it commits concurrently, by the ledger (its single-use leg).
+	if made {
 		return nil, refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+p.ID)
 	}
 	if err := s.unusedJTI(p.ID); err != nil {
@@ -525,6 +528,9 @@ func storedJTI(closed string) (string, bool) {
 // chains had a single-use leg used it (the ledger refuses every later
 // reuse by itself).
 func (s *Service) unusedJTI(pid string) error {
+	if !s.hasLegacyJTIs.Load() {
+		return nil
+	}
 	if prev, ok := s.legacyJTIs.Load(jtiKey(pid)); ok {
 		return refusal(protocol.CodeReplayed, "this closed mandate id was used for payment "+prev.(string))
 	}
@@ -886,8 +892,10 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 		// A payment made before chains had a single-use leg: its jti is
 		// remembered here instead (unusedJTI).
 		s.legacyJTIs.Store(jtiKey(p.ID), p.ID)
+		s.hasLegacyJTIs.Store(true)
 	case s.movedSingleUse(&p):
 		s.legacyJTIs.Store(jtiKey(p.ID), p.ID)
+		s.hasLegacyJTIs.Store(true)
 	}
 	if m, ok := s.mandates[p.Mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
 		m.lastUse.Store(int64(d.Timestamp))

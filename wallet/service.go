@@ -142,18 +142,19 @@ type Service struct {
 	ttl      time.Duration
 	shard    uint32
 
-	mu         sync.RWMutex
-	users      map[string]*User
-	wallets    map[string]*Wallet
-	agents     map[string]*Agent // by agent id
-	agentKeys  map[string]*Agent // by key thumbprint (kid)
-	mandates   map[string]*Mandate
-	payments   sync.Map          // payment id -> *kept
-	byOwner    sync.Map          // owner id -> *ownerPayments
-	docsKept   docRing           // the payments whose docs are kept
-	legacyJTIs sync.Map          // jtiKey -> payment id, of payments without a single-use leg
-	assets     map[string]uint32 // currency code -> ledger
-	ensured    sync.Map          // period account id -> struct{}: funded
+	mu            sync.RWMutex
+	users         map[string]*User
+	wallets       map[string]*Wallet
+	agents        map[string]*Agent // by agent id
+	agentKeys     map[string]*Agent // by key thumbprint (kid)
+	mandates      map[string]*Mandate
+	payments      sync.Map          // payment id -> *kept
+	byOwner       sync.Map          // owner id -> *ownerPayments
+	docsKept      docRing           // the payments whose docs are kept
+	legacyJTIs    sync.Map          // jtiKey -> payment id, of payments without a single-use leg
+	hasLegacyJTIs atomic.Bool       // legacyJTIs holds an entry
+	assets        map[string]uint32 // currency code -> ledger
+	ensured       sync.Map          // period account id -> struct{}: funded
 
 	stats  stats
 	usage  sync.Map // limit account id -> *used
