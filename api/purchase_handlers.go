@@ -204,7 +204,7 @@ func (s *Server) payOrPurchase(c *call) error {
 		return invalid(codeConflictingFields, param,
 			"a payment is either a direct payment (closed_mandate) or a purchase (checkout_mandate, payment_mandate, price), not both")
 	case direct, !purchase:
-		return s.pay(c)
+		return s.pay(c, agentID, svc, protocol.PaymentRequest{ClosedMandate: req.ClosedMandate, Category: req.Category, Metadata: req.Metadata})
 	case req.CheckoutMandate == "":
 		return invalid(codeMissingField, "checkout_mandate", "checkout_mandate is required in a purchase: the agent's signed closed checkout mandate (compact JWS)")
 	case req.PaymentMandate == "":

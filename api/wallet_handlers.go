@@ -712,19 +712,8 @@ func toProtocolMandate(m *wallet.Mandate, limits []protocol.Limit) protocol.Wall
 
 // Payments.
 
-func (s *Server) pay(c *call) error {
-	agentID, err := c.agentID()
-	if err != nil {
-		return err
-	}
-	svc, err := s.svc()
-	if err != nil {
-		return err
-	}
-	var req protocol.PaymentRequest
-	if err := decodeJSON(c.body, &req, ""); err != nil {
-		return err
-	}
+// pay makes a direct payment, the request decoded by payOrPurchase.
+func (s *Server) pay(c *call, agentID string, svc *wallet.Service, req protocol.PaymentRequest) error {
 	if req.ClosedMandate == "" {
 		return invalid(codeMissingField, "closed_mandate", "closed_mandate is required: the agent's signed closed payment mandate (compact JWS)")
 	}
