@@ -1,0 +1,367 @@
+// Package jsonscan reads JSON of an expected shape without reflection, for
+// the few hot decoders that encoding/json's reflection makes costly: the
+// closed payment mandate every payment verifies, and the payment docs a
+// wallet reads on start. A reader built on it takes only the usual shape
+// and gives up (returns false) on anything else, so that its caller can
+// decode with encoding/json as always: every error, and every unusual
+// input that is accepted, stays encoding/json's. Each reader has a fuzz
+// target checking that what it accepts, encoding/json accepts with the
+// same result.
+package jsonscan
+
+import (
+	"bytes"
+	"math"
+)
+
+// MaxMembers is the most members an object read by Object may have; one
+// with more makes Object give up.
+const MaxMembers = 32
+
+// maxDepth is how deep Skip follows nested values before it gives up.
+const maxDepth = 64
+
+// Scanner reads JSON tokens from a byte slice.
+type Scanner struct {
+	b []byte
+	i int
+}
+
+// New returns a Scanner reading b.
+func New(b []byte) *Scanner { return &Scanner{b: b} }
+
+// Space skips white space.
+func (s *Scanner) Space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// End reports whether only white space is left.
+func (s *Scanner) End() bool {
+	s.Space()
+	return s.i == len(s.b)
+}
+
+// Next consumes c (after white space) if it comes next.
+func (s *Scanner) Next(c byte) bool {
+	s.Space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// peek returns the next byte after white space, or 0 at the end.
+func (s *Scanner) peek() byte {
+	s.Space()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// Raw reads a string without escapes or control characters and returns
+// its bytes (a slice of the input).
+func (s *Scanner) Raw() ([]byte, bool) {
+	if s.peek() != '"' {
+		return nil, false
+	}
+	for j := s.i + 1; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			v := s.b[s.i+1 : j]
+			s.i = j + 1
+			return v, true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// Str reads a string without escapes or control characters into dst.
+func (s *Scanner) Str(dst *string) bool {
+	v, ok := s.Raw()
+	if ok {
+		*dst = string(v)
+	}
+	return ok
+}
+
+// Null consumes null if it comes next.
+func (s *Scanner) Null() bool {
+	if s.peek() == 'n' && bytes.HasPrefix(s.b[s.i:], []byte("null")) {
+		s.i += 4
+		return true
+	}
+	return false
+}
+
+// Bool reads true or false into dst.
+func (s *Scanner) Bool(dst *bool) bool {
+	switch s.peek() {
+	case 't':
+		if bytes.HasPrefix(s.b[s.i:], []byte("true")) {
+			s.i += 4
+			*dst = true
+			return true
+		}
+	case 'f':
+		if bytes.HasPrefix(s.b[s.i:], []byte("false")) {
+			s.i += 5
+			*dst = false
+			return true
+		}
+	}
+	return false
+}
+
+// digits reads an unsigned integer's digits without leading zeros, not
+// followed by a fraction or exponent; it returns its value and whether
+// it is at most limit.
+func (s *Scanner) digits(limit uint64) (uint64, bool) {
+	start := s.i
+	var n uint64
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		d := uint64(s.b[s.i] - '0')
+		if n > (limit-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+		s.i++
+	}
+	switch {
+	case s.i == start, s.b[start] == '0' && s.i-start > 1:
+		return 0, false
+	case s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E'):
+		return 0, false
+	}
+	return n, true
+}
+
+// Int64 reads an integer in int64's range into dst.
+func (s *Scanner) Int64(dst *int64) bool {
+	s.Space()
+	neg := s.i < len(s.b) && s.b[s.i] == '-'
+	if neg {
+		s.i++
+	}
+	limit := uint64(1<<63 - 1)
+	if neg {
+		limit++
+	}
+	n, ok := s.digits(limit)
+	if !ok {
+		return false
+	}
+	switch {
+	case !neg:
+		*dst = int64(n)
+	case n == 1<<63:
+		*dst = math.MinInt64
+	default:
+		*dst = -int64(n)
+	}
+	return true
+}
+
+// Uint8 reads an integer in 0..255 into dst.
+func (s *Scanner) Uint8(dst *uint8) bool {
+	s.Space()
+	n, ok := s.digits(math.MaxUint8)
+	if ok {
+		*dst = uint8(n)
+	}
+	return ok
+}
+
+// Object reads an object, calling member for each member name with the
+// scanner before its value; member reads the value or returns false. A
+// repeated member name, or more than MaxMembers, makes it give up.
+func (s *Scanner) Object(member func(name []byte) bool) bool {
+	if !s.Next('{') {
+		return false
+	}
+	if s.Next('}') {
+		return true
+	}
+	var seen [MaxMembers][]byte
+	for n := 0; ; n++ {
+		name, ok := s.Raw()
+		if !ok || n == len(seen) {
+			return false
+		}
+		for _, k := range seen[:n] {
+			if bytes.Equal(k, name) {
+				return false
+			}
+		}
+		seen[n] = name
+		if !s.Next(':') || !member(name) {
+			return false
+		}
+		if s.Next(',') {
+			continue
+		}
+		return s.Next('}')
+	}
+}
+
+// Array reads an array, calling elem with the scanner before each
+// element; elem reads it or returns false.
+func (s *Scanner) Array(elem func() bool) bool {
+	if !s.Next('[') {
+		return false
+	}
+	if s.Next(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if s.Next(',') {
+			continue
+		}
+		return s.Next(']')
+	}
+}
+
+// Skip reads any one JSON value, checking its grammar as encoding/json
+// does (a string's escapes and control characters, a number's form, the
+// literals, the nesting), and gives up past 64 levels of nesting.
+func (s *Scanner) Skip() bool { return s.skip(0) }
+
+func (s *Scanner) skip(depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	switch c := s.peek(); {
+	case c == '"':
+		return s.skipString()
+	case c == '{':
+		s.i++
+		if s.Next('}') {
+			return true
+		}
+		for {
+			if s.peek() != '"' || !s.skipString() || !s.Next(':') || !s.skip(depth+1) {
+				return false
+			}
+			if s.Next(',') {
+				continue
+			}
+			return s.Next('}')
+		}
+	case c == '[':
+		s.i++
+		if s.Next(']') {
+			return true
+		}
+		for {
+			if !s.skip(depth + 1) {
+				return false
+			}
+			if s.Next(',') {
+				continue
+			}
+			return s.Next(']')
+		}
+	case c == '-' || '0' <= c && c <= '9':
+		return s.skipNumber()
+	case c == 't':
+		var b bool
+		return s.Bool(&b)
+	case c == 'f':
+		var b bool
+		return s.Bool(&b)
+	case c == 'n':
+		return s.Null()
+	}
+	return false
+}
+
+// skipString reads a string at s.i: escapes \" \\ \/ \b \f \n \r \t and
+// \u with four hex digits, no control characters.
+func (s *Scanner) skipString() bool {
+	for j := s.i + 1; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			s.i = j + 1
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			j++
+			if j >= len(s.b) {
+				return false
+			}
+			switch s.b[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(s.b) {
+					return false
+				}
+				for _, h := range s.b[j+1 : j+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				j += 4
+			default:
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// skipNumber reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at s.i.
+func (s *Scanner) skipNumber() bool {
+	b, i := s.b, s.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		start := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	s.i = i
+	return true
+}

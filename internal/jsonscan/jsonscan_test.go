@@ -1,0 +1,113 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+)
+
+// TestSkip checks Skip against encoding/json's grammar on values that
+// sit at its edges.
+func TestSkip(t *testing.T) {
+	for _, in := range []string{
+		`0`, `-0`, `01`, `-`, `1.`, `1.5`, `.5`, `1e5`, `1E+5`, `1e`, `1e-`, `-1.25e-3`, `+1`,
+		`""`, `"a\"b"`, `"\u00e9"`, `"\u00g9"`, `"\x"`, `"tab	"`, "\"\x01\"", `"\/\b\f\n\r\t"`, `"unterminated`,
+		`true`, `tru`, `truex`, `false`, `null`, `nul`,
+		`{}`, `{"a":1}`, `{"a":1,}`, `{a:1}`, `{"a" 1}`, `{"a":1 "b":2}`, `{"a":{"b":[1,2,{"c":null}]}}`,
+		`[]`, `[1,]`, `[,1]`, `[1 2]`, ` [ 1 , "x" , [ ] ] `, `[`, `]`, ``, ` `,
+	} {
+		s := New([]byte(in))
+		got := s.Skip() && s.End()
+		if want := json.Valid([]byte(in)); got != want {
+			t.Errorf("%q: Skip %v, encoding/json %v", in, got, want)
+		}
+	}
+	deep := make([]byte, 0, 2*(maxDepth+2))
+	for range maxDepth + 2 {
+		deep = append(deep, '[')
+	}
+	for range maxDepth + 2 {
+		deep = append(deep, ']')
+	}
+	if New(deep).Skip() {
+		t.Errorf("Skip took %d levels of nesting, more than %d", maxDepth+2, maxDepth)
+	}
+}
+
+// TestScalars checks the typed readers at their limits.
+func TestScalars(t *testing.T) {
+	var i int64
+	for in, want := range map[string]int64{`9223372036854775807`: math.MaxInt64, `-9223372036854775808`: math.MinInt64, `0`: 0, ` 42`: 42} {
+		if !New([]byte(in)).Int64(&i) || i != want {
+			t.Errorf("Int64(%s) = %d, want %d", in, i, want)
+		}
+	}
+	for _, in := range []string{`9223372036854775808`, `-9223372036854775809`, `1.0`, `1e3`, `01`, `-`, `"1"`} {
+		if New([]byte(in)).Int64(&i) {
+			t.Errorf("Int64(%s) accepted", in)
+		}
+	}
+	var u uint8
+	if !New([]byte(`255`)).Uint8(&u) || u != 255 || New([]byte(`256`)).Uint8(&u) || New([]byte(`-1`)).Uint8(&u) {
+		t.Error("Uint8 limits")
+	}
+	var b bool
+	if !New([]byte(`true`)).Bool(&b) || !b || !New([]byte(`false`)).Bool(&b) || b || New([]byte(`nul`)).Null() {
+		t.Error("literals")
+	}
+	var str string
+	if New([]byte(`"a\nb"`)).Str(&str) || !New([]byte(`"ab"`)).Str(&str) || str != "ab" {
+		t.Error("Str takes plain strings only")
+	}
+}
+
+// TestObject checks that Object gives up on a repeated member and on
+// more than MaxMembers, and reads members in order otherwise.
+func TestObject(t *testing.T) {
+	read := func(in string) ([]string, bool) {
+		s := New([]byte(in))
+		var names []string
+		ok := s.Object(func(name []byte) bool {
+			names = append(names, string(name))
+			return s.Skip()
+		})
+		return names, ok && s.End()
+	}
+	if names, ok := read(`{"a":1,"b":[2],"c":{"a":1}}`); !ok || len(names) != 3 || names[2] != "c" {
+		t.Errorf("members %v, ok %v", names, ok)
+	}
+	if _, ok := read(`{"a":1,"b":2,"a":3}`); ok {
+		t.Error("a repeated member was taken")
+	}
+	many := []byte{'{'}
+	for i := range MaxMembers + 1 {
+		if i > 0 {
+			many = append(many, ',')
+		}
+		many = append(many, '"', byte('a'+i/26), byte('a'+i%26), '"', ':', '0')
+	}
+	many = append(many, '}')
+	if _, ok := read(string(many)); ok {
+		t.Errorf("an object of %d members was taken", MaxMembers+1)
+	}
+}
+
+// FuzzSkip checks Skip against encoding/json: what Skip takes (as a whole
+// input) is valid JSON, and valid JSON too short to nest past Skip's
+// limit is taken.
+func FuzzSkip(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e-3,"x\u00e9",true,null]}`, `"\"`, `[1,]`, `-0.0E+1`, ` {} `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s := New(in)
+		got := s.Skip() && s.End()
+		valid := json.Valid(in)
+		if got && !valid {
+			t.Fatalf("Skip took %q, which encoding/json refuses", in)
+		}
+		if valid && !got && len(in) <= maxDepth {
+			t.Fatalf("Skip refused %q, which encoding/json takes", in)
+		}
+	})
+}
