@@ -3,6 +3,7 @@ package wallet_test
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,13 +36,7 @@ func BenchmarkPay(b *testing.B) {
 
 func benchmarkPay(b *testing.B, callers int) {
 	defer runtime.GOMAXPROCS(proc.UseServerProcs())
-	var rules []risk.Rule
-	for _, r := range risk.DefaultPlatformRules() {
-		if r.ID != "platform.velocity" {
-			rules = append(rules, r)
-		}
-	}
-	e := newEnv(b, rules)
+	e := newEnv(b, withoutVelocity())
 	defer e.stop()
 	const agents = 8
 	type agentM struct {
@@ -147,4 +142,66 @@ func benchmarkPay(b *testing.B, callers int) {
 	alone, batched := sig.Alone-sig0.Alone, sig.Batched-sig0.Batched
 	b.ReportMetric(float64(alone)/float64(max(alone+batched, 1)), "sig_alone/sig")
 	b.ReportMetric(float64(batched)/float64(max(sig.Batches-sig0.Batches, 1)), "sigs/batch")
+}
+
+// withoutVelocity is the platform's default risk rules but the velocity
+// rule, which would decline a benchmark's agent.
+func withoutVelocity() []risk.Rule {
+	var rules []risk.Rule
+	for _, r := range risk.DefaultPlatformRules() {
+		if r.ID != "platform.velocity" {
+			rules = append(rules, r)
+		}
+	}
+	return rules
+}
+
+// BenchmarkStart measures a restart of the service over a store holding
+// 20,000 payments: opening the store, loading the engine's state and
+// rebuilding the wallet's indexes from every payment's doc. The baseline
+// (encoding-json) reads each doc with encoding/json, as the service did
+// before it read only the members it needs.
+func BenchmarkStart(b *testing.B) {
+	const payments = 20_000
+	e := newEnv(b, withoutVelocity())
+	a, k := e.agent("start")
+	m := e.mandate(k, a.ID, usd(1<<40), &protocol.BudgetConstraint{Currency: "USD", Scale: 2, Max: 1 << 40, Period: protocol.PeriodDay},
+		&protocol.AmountRangeConstraint{Currency: "USD", Scale: 2, Max: 1000})
+	if _, err := e.svc.TopUp(bg, e.wallet.ID, "bench", "test", "ok-card", 1<<50); err != nil {
+		b.Fatal(err)
+	}
+	cms := make([][]byte, payments)
+	for i := range cms {
+		cms[i] = e.closed(k, a.ID, m, protocol.Merchant{ID: fmt.Sprintf("mch_start%02d", i%64), Name: "Bench merchant"}, 31)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 256 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < payments; i = next.Add(1) - 1 {
+				if _, err := e.svc.Pay(bg, a.ID, wallet.PayRequest{ClosedMandate: cms[i]}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	e.stop()
+	for _, c := range []struct {
+		name string
+		fast bool
+	}{{"encoding-json", false}, {"heads", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			defer wallet.ReadHeadsFast(wallet.ReadHeadsFast(c.fast))
+			for b.Loop() {
+				e.start()
+				if _, n := wallet.DocsKept(e.svc); n < payments {
+					b.Fatalf("%d payments after the start, want %d", n, payments)
+				}
+				e.stop()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/payments, "µs/payment")
+		})
+	}
 }

@@ -469,6 +469,20 @@ func isSingleUse(pid string, t ledger.ID) bool {
 	return t == singleUse(pid, false) || t == singleUse(pid, true)
 }
 
+// hasSingleUse reports whether one of legs is payment pid's single-use
+// leg, and whether it is the one whose id does not start with the jti's
+// time (single-use legs of time-ordered jtis had that form once).
+func hasSingleUse(pid string, legs []Leg) (has, untimed bool) {
+	plain, timed := singleUse(pid, false), singleUse(pid, true)
+	for _, l := range legs {
+		if l.Transfer == plain {
+			return true, true
+		}
+		has = has || l.Transfer == timed
+	}
+	return has, false
+}
+
 // jtiKey is the part of payment id pid that names the agent and the
 // closed mandate's jti (a hash of both), whatever the iat.
 func jtiKey(pid string) string {
@@ -482,14 +496,13 @@ func jtiKey(pid string) string {
 // another payment id and single-use leg now, so its jti is remembered
 // (unusedJTI) until the closed mandate has expired. Only payments of the
 // last ClosedMandateLifetimeMax (and twice the clock skew) are read.
-func (s *Service) movedSingleUse(p *Payment) bool {
-	if s.now().After(p.CreatedAt.Add(protocol.ClosedMandateLifetimeMax + 2*protocol.ClockSkewLimit)) {
+// untimed: p's single-use leg is of the form without the jti's time
+// (hasSingleUse).
+func (s *Service) movedSingleUse(p *paymentHead, untimed bool) bool {
+	if !untimed || s.now().After(p.created.Add(protocol.ClosedMandateLifetimeMax+2*protocol.ClockSkewLimit)) {
 		return false
 	}
-	if !slices.ContainsFunc(p.Legs, func(l Leg) bool { return l.Transfer == singleUse(p.ID, false) }) {
-		return false
-	}
-	jti, ok := storedJTI(p.Closed)
+	jti, ok := storedJTI(string(p.closed))
 	if !ok {
 		return false
 	}
@@ -708,11 +721,17 @@ type kept struct {
 // keptOf returns p as kept with its latest doc body (p's JSON, or a JSON
 // object with p's members and others, as a purchase's).
 func keptOf(p *Payment, doc []byte) *kept {
-	k := &kept{id: p.ID, owner: p.Owner, agent: p.Agent, status: p.Status, created: p.CreatedAt.UnixNano(),
-		answered: p.Answer != nil}
+	h := headOf(p)
+	return h.kept(doc)
+}
+
+// kept returns the payment whose head is h as kept with its latest doc.
+func (h *paymentHead) kept(doc []byte) *kept {
+	k := &kept{id: h.id, owner: h.owner, agent: h.agent, status: h.status, created: h.created.UnixNano(),
+		answered: h.answered}
 	k.doc.Store(&doc)
-	if p.ExpiresAt != nil {
-		k.expires = p.ExpiresAt.UnixNano()
+	if h.expires != nil {
+		k.expires = h.expires.UnixNano()
 	}
 	return k
 }
@@ -730,8 +749,10 @@ func (k *kept) statusAt(now time.Time) string {
 // committed), as the payment's current state. The transfer records its
 // change committed stay with the caller's p, for the receipt it answers
 // with; a receipt asked for later reads them from the store.
-func (s *Service) keep(p *Payment, doc []byte) {
-	k := keptOf(p, doc)
+func (s *Service) keep(p *Payment, doc []byte) { s.keepKept(keptOf(p, doc)) }
+
+// keepKept records k as its payment's current state.
+func (s *Service) keepKept(k *kept) {
 	s.stats.docsKept.Add(1)
 	if prev := s.index(k); prev != nil {
 		s.dropDoc(prev) // superseded
@@ -882,25 +903,25 @@ func (s *Service) withLimits(ctx context.Context, p *Payment) *Payment {
 }
 
 func (s *Service) applyPayment(d ledger.Doc) error {
-	var p Payment
-	if err := json.Unmarshal(d.Body, &p); err != nil {
+	p, err := decodeHead(d.Body)
+	if err != nil {
 		return err
 	}
-	s.keep(&p, d.Body)
-	switch {
-	case !slices.ContainsFunc(p.Legs, func(l Leg) bool { return isSingleUse(p.ID, l.Transfer) }):
+	s.keepKept(p.kept(d.Body))
+	switch has, untimed := hasSingleUse(p.id, p.legs); {
+	case !has:
 		// A payment made before chains had a single-use leg: its jti is
 		// remembered here instead (unusedJTI).
-		s.legacyJTIs.Store(jtiKey(p.ID), p.ID)
+		s.legacyJTIs.Store(jtiKey(p.id), p.id)
 		s.hasLegacyJTIs.Store(true)
-	case s.movedSingleUse(&p):
-		s.legacyJTIs.Store(jtiKey(p.ID), p.ID)
+	case s.movedSingleUse(&p, untimed):
+		s.legacyJTIs.Store(jtiKey(p.id), p.id)
 		s.hasLegacyJTIs.Store(true)
 	}
-	if m, ok := s.mandates[p.Mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
+	if m, ok := s.mandates[p.mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
 		m.lastUse.Store(int64(d.Timestamp))
 	}
-	s.seePayee(p.Wallet + "\x00" + p.Payee)
+	s.seePayee(p.wallet + "\x00" + p.payee)
 	return nil
 }
 
@@ -1065,11 +1086,11 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 }
 
 func (s *Service) applyApproval(d ledger.Doc) error {
-	var p Payment
-	if err := json.Unmarshal(d.Body, &p); err != nil {
+	p, err := decodeHead(d.Body)
+	if err != nil {
 		return err
 	}
-	s.keep(&p, d.Body)
+	s.keepKept(p.kept(d.Body))
 	return nil
 }
 

@@ -68,22 +68,28 @@ func (s *Scanner) peek() byte {
 }
 
 // Raw reads a string without escapes or control characters and returns
-// its bytes (a slice of the input).
+// its bytes (a slice of the input) as they are: a reader that decodes
+// strings checks its input is valid UTF-8 first, since encoding/json
+// replaces invalid bytes with U+FFFD.
 func (s *Scanner) Raw() ([]byte, bool) {
 	if s.peek() != '"' {
 		return nil, false
 	}
-	for j := s.i + 1; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
-			v := s.b[s.i+1 : j]
-			s.i = j + 1
-			return v, true
-		case c == '\\' || c < 0x20:
+	n := bytes.IndexByte(s.b[s.i+1:], '"')
+	if n < 0 {
+		return nil, false
+	}
+	v := s.b[s.i+1 : s.i+1+n]
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return nil, false
+	}
+	for _, c := range v {
+		if c < 0x20 {
 			return nil, false
 		}
 	}
-	return nil, false
+	s.i += n + 2
+	return v, true
 }
 
 // Str reads a string without escapes or control characters into dst.
@@ -291,6 +297,9 @@ func (s *Scanner) skip(depth int) bool {
 // skipString reads a string at s.i: escapes \" \\ \/ \b \f \n \r \t and
 // \u with four hex digits, no control characters.
 func (s *Scanner) skipString() bool {
+	if _, ok := s.Raw(); ok { // the usual string, without escapes
+		return true
+	}
 	for j := s.i + 1; j < len(s.b); j++ {
 		switch c := s.b[j]; {
 		case c == '"':
