@@ -298,7 +298,14 @@ type edBatchScratch struct {
 // under the rule is refused without entering the batch; a batch that
 // fails is verified one signature at a time (by voi), to find which.
 func verifyEdJobs(jobs []*edJob) {
-	if len(jobs) == 1 {
+	for len(jobs) > maxEdBatch { // the batcher makes none this large
+		verifyEdJobs(jobs[:maxEdBatch])
+		jobs = jobs[maxEdBatch:]
+	}
+	switch len(jobs) {
+	case 0:
+		return
+	case 1:
 		edAlone.Add(1)
 		j := jobs[0]
 		j.ok = voi.VerifyExpandedWithOptions(j.key.ex, j.msg, j.sig, actRules)
