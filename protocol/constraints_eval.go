@@ -298,6 +298,23 @@ func (e *evalEnv) fmtMoney(a int64, currency string, scale uint8) string {
 	return Money{Amount: a, Currency: currency, Scale: scale}.String()
 }
 
+// detail joins a passing check's detail: strings, and amounts (Money)
+// written as Money.String writes them, in one allocation.
+func detail(parts ...any) string {
+	var buf [160]byte
+	b := buf[:0]
+	for _, p := range parts {
+		switch v := p.(type) {
+		case string:
+			b = append(b, v...)
+		case Money:
+			b = append(appendMinor(b, v.Amount, v.Scale), ' ')
+			b = append(b, v.Currency...)
+		}
+	}
+	return string(b)
+}
+
 // ---- evaluate implementations ----
 
 func (c *AmountRangeConstraint) evaluate(e *evalEnv) Check {
@@ -316,8 +333,8 @@ func (c *AmountRangeConstraint) evaluate(e *evalEnv) Check {
 		return failed(CodeAmountOutOfRange, fmt.Sprintf("%s is above the maximum %s",
 			p.Amount, e.fmtMoney(c.Max, c.Currency, c.Scale)), hi)
 	}
-	return pass(p.Amount.String()+" is within ["+e.fmtMoney(c.Min, c.Currency, c.Scale)+", "+
-		e.fmtMoney(c.Max, c.Currency, c.Scale)+"]", hi)
+	return pass(detail(p.Amount, " is within [", Money{Amount: c.Min, Currency: c.Currency, Scale: c.Scale}, ", ",
+		Money{Amount: c.Max, Currency: c.Currency, Scale: c.Scale}, "]"), hi)
 }
 
 func (c *BudgetConstraint) evaluate(e *evalEnv) Check {
@@ -339,8 +356,8 @@ func (c *BudgetConstraint) evaluate(e *evalEnv) Check {
 		return failed(CodeBudgetExceeded, fmt.Sprintf("%s spent %s plus %s is above the budget %s",
 			e.fmtMoney(used, c.Currency, c.Scale), what, p.Amount, e.fmtMoney(c.Max, c.Currency, c.Scale)), l)
 	}
-	return pass(e.fmtMoney(l.Remaining, c.Currency, c.Scale)+" of the "+period+" budget "+
-		e.fmtMoney(c.Max, c.Currency, c.Scale)+" left after this payment", l)
+	return pass(detail(Money{Amount: l.Remaining, Currency: c.Currency, Scale: c.Scale}, " of the ", period, " budget ",
+		Money{Amount: c.Max, Currency: c.Currency, Scale: c.Scale}, " left after this payment"), l)
 }
 
 // nextAllowed returns the earliest time the mandate may be used again
