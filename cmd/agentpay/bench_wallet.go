@@ -63,11 +63,12 @@ func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, co
 	if _, err := owner.TopUp(ctx, "bench-funds", w.ID, protocol.TopUpRequest{Amount: 1 << 50, Source: "ok-bench"}); err != nil {
 		return err
 	}
-	var jti atomic.Int64
 	now := time.Now()
+	// Time-ordered jtis, as the SDK makes them: the platform stores the
+	// records of payments made at one time together.
 	claims := func(iss, sub string, life time.Duration) protocol.Claims {
 		return protocol.Claims{Issuer: iss, Subject: sub, Audience: protocol.Audience{platform}, IssuedAt: now.Add(-time.Second).Unix(),
-			Expiry: now.Add(life).Unix(), ID: fmt.Sprintf("bench-0123456789abcdef-%d", jti.Add(1))}
+			Expiry: now.Add(life).Unix(), ID: protocol.NewJTI(time.Now(), nil)}
 	}
 	type agent struct {
 		id      string
