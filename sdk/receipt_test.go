@@ -491,7 +491,8 @@ func TestProveTransferRefusesForkedProof(t *testing.T) {
 }
 
 // TestImportsTransitive: the sdk pulls in nothing of the server (the
-// protocol's Ed25519 signing helper is not the server's).
+// protocol's Ed25519 signing helper and JSON token reader are not the
+// server's).
 func TestImportsTransitive(t *testing.T) {
 	t.Parallel()
 	goTool, err := exec.LookPath("go")
@@ -503,7 +504,8 @@ func TestImportsTransitive(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
-		if rest, ok := strings.CutPrefix(pkg, "github.com/agentpay/agentpay/"); ok && rest != "sdk" && rest != "protocol" && rest != "evidence" && rest != "internal/eddsa" {
+		if rest, ok := strings.CutPrefix(pkg, "github.com/agentpay/agentpay/"); ok && rest != "sdk" && rest != "protocol" && rest != "evidence" &&
+			rest != "internal/eddsa" && rest != "internal/jsonscan" {
 			t.Errorf("sdk depends on %s", pkg)
 		}
 	}
