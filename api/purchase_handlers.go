@@ -3,7 +3,9 @@ package api
 import (
 	"errors"
 	"net/http"
+	"unicode/utf8"
 
+	"github.com/agentpay/agentpay/internal/jsonscan"
 	"github.com/agentpay/agentpay/protocol"
 	"github.com/agentpay/agentpay/store"
 	"github.com/agentpay/agentpay/wallet"
@@ -174,6 +176,34 @@ type paymentBody struct {
 	Metadata        map[string]string `json:"metadata"`
 }
 
+// readPaymentBody reads the usual body of POST /v1/payments (its mandates
+// and price as plain strings, a category, no metadata) without
+// reflection, the way decodeJSON would; it gives up (false) on anything
+// else, and decodeJSON reads it as always, so every error stays
+// decodeJSON's (FuzzPaymentBody checks the two agree).
+func readPaymentBody(body []byte, req *paymentBody) bool {
+	if !utf8.Valid(body) {
+		return false
+	}
+	s := jsonscan.New(body)
+	ok := s.Object(func(name []byte) bool {
+		switch string(name) {
+		case "closed_mandate":
+			return s.Str(&req.ClosedMandate)
+		case "checkout_mandate":
+			return s.Str(&req.CheckoutMandate)
+		case "payment_mandate":
+			return s.Str(&req.PaymentMandate)
+		case "price":
+			return s.Str(&req.Price)
+		case "category":
+			return s.Str(&req.Category)
+		}
+		return false // metadata, or a member decodeJSON refuses
+	})
+	return ok && s.End()
+}
+
 // payOrPurchase answers POST /v1/payments: a body with closed_mandate is
 // a direct payment (pay), one with checkout_mandate and payment_mandate a
 // purchase; a body with both forms, or with neither, is refused 400.
@@ -187,8 +217,11 @@ func (s *Server) payOrPurchase(c *call) error {
 		return err
 	}
 	var req paymentBody
-	if err := decodeJSON(c.body, &req, ""); err != nil {
-		return err
+	if !readPaymentBody(c.body, &req) {
+		req = paymentBody{}
+		if err := decodeJSON(c.body, &req, ""); err != nil {
+			return err
+		}
 	}
 	direct := req.ClosedMandate != ""
 	purchase := req.CheckoutMandate != "" || req.PaymentMandate != "" || req.Price != ""
