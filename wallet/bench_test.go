@@ -188,20 +188,36 @@ func BenchmarkStart(b *testing.B) {
 	}
 	wg.Wait()
 	e.stop()
+	// One doc kept: heap_B/payment is then what every payment costs in
+	// memory whatever the docs kept (the engine's and the wallet's state).
+	e.docsKept = 1
 	for _, c := range []struct {
 		name string
 		fast bool
 	}{{"encoding-json", false}, {"heads", true}} {
 		b.Run(c.name, func(b *testing.B) {
 			defer wallet.ReadHeadsFast(wallet.ReadHeadsFast(c.fast))
+			var heap uint64
 			for b.Loop() {
 				e.start()
 				if _, n := wallet.DocsKept(e.svc); n < payments {
 					b.Fatalf("%d payments after the start, want %d", n, payments)
 				}
+				b.StopTimer()
+				heap = liveHeap()
+				b.StartTimer()
 				e.stop()
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/payments, "µs/payment")
+			b.ReportMetric(float64(heap)/payments, "heap_B/payment")
 		})
 	}
+}
+
+// liveHeap returns the bytes the heap holds after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

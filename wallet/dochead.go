@@ -37,16 +37,42 @@ var readHeadsFast = true
 // shape the service writes, else by encoding/json into a Payment (so
 // that a doc of another shape reads as it always has, and a doc that is
 // not a payment's JSON fails as it always has).
-func decodeHead(doc []byte) (paymentHead, error) {
+func decodeHead(doc []byte, n names) (paymentHead, error) {
 	var h paymentHead
-	if readHeadsFast && readPaymentHead(doc, &h) {
+	if readHeadsFast && readPaymentHead(doc, &h, n) {
 		return h, nil
 	}
 	var p Payment
 	if err := json.Unmarshal(doc, &p); err != nil {
 		return paymentHead{}, err
 	}
-	return headOf(&p), nil
+	h = headOf(&p)
+	h.owner, h.agent, h.status = n.str(h.owner), n.str(h.agent), n.str(h.status)
+	return h, nil
+}
+
+// names holds one copy of each string many payments share (their
+// owners, agents and statuses) while the service loads, so that the
+// payments it keeps share them too.
+type names map[string]string
+
+// of returns b as a string, the copy held when there is one.
+func (n names) of(b []byte) string {
+	if s, ok := n[string(b)]; ok {
+		return s
+	}
+	return n.str(string(b))
+}
+
+// str returns s, or the copy held of it.
+func (n names) str(s string) string {
+	if c, ok := n[s]; ok {
+		return c
+	}
+	if n != nil {
+		n[s] = s
+	}
+	return s
 }
 
 // readPaymentHead reads the head of a payment doc (a payment's, or a
@@ -58,8 +84,9 @@ func decodeHead(doc []byte) (paymentHead, error) {
 // another shape: invalid UTF-8, a string with an escape, a member given
 // twice, a member name encoding/json could match to a field only
 // case-insensitively, a value of the wrong type. FuzzPaymentHead checks
-// that whatever it reads, encoding/json reads alike.
-func readPaymentHead(doc []byte, h *paymentHead) bool {
+// that whatever it reads, encoding/json reads alike. Owners, agents and
+// statuses are taken from n when it holds them (and added to it).
+func readPaymentHead(doc []byte, h *paymentHead, n names) bool {
 	if !utf8.Valid(doc) { // encoding/json would replace the invalid bytes in strings
 		return false
 	}
@@ -71,15 +98,21 @@ func readPaymentHead(doc []byte, h *paymentHead) bool {
 		case "mandate":
 			return s.Str(&h.mandate)
 		case "agent":
-			return s.Str(&h.agent)
+			v, ok := s.Raw()
+			h.agent = n.of(v)
+			return ok
 		case "owner":
-			return s.Str(&h.owner)
+			v, ok := s.Raw()
+			h.owner = n.of(v)
+			return ok
 		case "wallet":
 			return s.Str(&h.wallet)
 		case "payee":
 			return s.Str(&h.payee)
 		case "status":
-			return s.Str(&h.status)
+			v, ok := s.Raw()
+			h.status = n.of(v)
+			return ok
 		case "closed_mandate":
 			v, ok := s.Raw()
 			h.closed = v

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/protocol"
@@ -25,7 +26,7 @@ func TestPaymentHeadMatches(t *testing.T) {
 		if err := json.Unmarshal(doc, &q); err != nil {
 			t.Fatal(err)
 		}
-		got, err := decodeHead(doc)
+		got, err := decodeHead(doc, nil)
 		if err != nil {
 			t.Fatalf("decodeHead: %v", err)
 		}
@@ -63,24 +64,40 @@ func TestPaymentHeadFast(t *testing.T) {
 		want *Payment
 	}{"payment": {body, p}, "purchase": {purchase, p}, "approval": {approval, &answered}} {
 		var h paymentHead
-		if !readPaymentHead(c.doc, &h) {
+		if !readPaymentHead(c.doc, &h, names{}) {
 			t.Errorf("%s doc: the fast path gave up on %s", name, c.doc)
 		}
 		if want := headOf(c.want); !headsEqual(h, want) {
 			t.Errorf("%s doc: head %+v, want %+v", name, h, want)
 		}
 	}
+	// On load, the payments of one owner and agent share one copy of
+	// each name, whichever way their docs were read.
+	n := names{}
+	var h1, h2 paymentHead
+	if !readPaymentHead(body, &h1, n) || !readPaymentHead(approval, &h2, n) {
+		t.Fatal("the fast path gave up")
+	}
+	h3, err := decodeHead([]byte(`{"id":"pay_2","owner":"usr\u005f1","agent":"agt_1","status":"held"}`), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []paymentHead{h2, h3} {
+		if unsafe.StringData(h.owner) != unsafe.StringData(h1.owner) || unsafe.StringData(h.agent) != unsafe.StringData(h1.agent) {
+			t.Errorf("payment %s holds its own copy of its owner or agent", h.id)
+		}
+	}
 	// Another shape: an escape in a string, a member named in capitals.
 	for _, doc := range []string{`{"id":"pay_\u0031","status":"completed"}`, `{"ID":"pay_1","Status":"held"}`} {
 		var h paymentHead
-		if readPaymentHead([]byte(doc), &h) {
+		if readPaymentHead([]byte(doc), &h, nil) {
 			t.Errorf("the fast path read %s", doc)
 		}
-		if h, err := decodeHead([]byte(doc)); err != nil || h.id != "pay_1" {
+		if h, err := decodeHead([]byte(doc), nil); err != nil || h.id != "pay_1" {
 			t.Errorf("%s: head %+v, %v", doc, h, err)
 		}
 	}
-	if _, err := decodeHead([]byte(`{"id":`)); err == nil {
+	if _, err := decodeHead([]byte(`{"id":`), nil); err == nil {
 		t.Error("a doc that is not JSON read")
 	}
 }
@@ -127,7 +144,7 @@ func FuzzPaymentHead(f *testing.F) {
 	f.Add([]byte(`{"id":"x","answer":{"approved":true},"created_at":"2026-11-30T00:00:00+01:30","legs":[{"name":"a","extra":0}]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		var h paymentHead
-		if !readPaymentHead(doc, &h) {
+		if !readPaymentHead(doc, &h, names{}) {
 			return
 		}
 		var j headJSON

@@ -903,7 +903,7 @@ func (s *Service) withLimits(ctx context.Context, p *Payment) *Payment {
 }
 
 func (s *Service) applyPayment(d ledger.Doc) error {
-	p, err := decodeHead(d.Body)
+	p, err := decodeHead(d.Body, s.loadNames)
 	if err != nil {
 		return err
 	}
@@ -1086,7 +1086,7 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 }
 
 func (s *Service) applyApproval(d ledger.Doc) error {
-	p, err := decodeHead(d.Body)
+	p, err := decodeHead(d.Body, s.loadNames)
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,7 @@ type Service struct {
 	docsKept      docRing           // the payments whose docs are kept
 	legacyJTIs    sync.Map          // jtiKey -> payment id, of payments without a single-use leg
 	hasLegacyJTIs atomic.Bool       // legacyJTIs holds an entry
+	loadNames     names             // while load runs: the owners, agents and statuses of the payments read
 	assets        map[string]uint32 // currency code -> ledger
 	ensured       sync.Map          // period account id -> struct{}: funded
 
@@ -316,6 +317,8 @@ func (s *Service) load(ctx context.Context) error {
 	}
 	// New calls load before the service is shared: the apply functions
 	// run without s.mu (mandates verify through LookupKey, which takes it).
+	s.loadNames = names{}
+	defer func() { s.loadNames = nil }()
 	for _, st := range steps {
 		if err := s.store.DocsOfKind(ctx, st.kind, 0, st.apply); err != nil {
 			return fmt.Errorf("wallet: load %s docs: %w", st.kind, err)
