@@ -17,13 +17,16 @@ package protocol
 // With the cofactored equation, verifying n signatures together (one
 // multi-scalar multiplication with random weights) accepts exactly when
 // each verified alone would, so concurrent verifications of registered
-// keys are batched: about half the CPU time per signature. The cofactorless
+// keys are batched: about half the CPU time per signature, less again when
+// a key signed several of the batch (one term for its A). The cofactorless
 // equation (crypto/ed25519's) has no such batch form. The two rules differ
 // only on signatures made to differ: a key with a non-canonical encoding
 // or of small order, or a signature whose R carries a small-order
 // component; an honest signer's signatures verify under both.
 //
-// curve25519-voi computes both forms; the tests check them against an
+// curve25519-voi verifies one signature (expanded key or not); a batch's
+// equation is computed here on voi's curve arithmetic (verifyEdJobs). The
+// tests check all of them against an
 // independent computation of the rule (filippo.io/edwards25519) on the
 // published edge-case vectors (C2SP ed25519vectors, the "Taming the many
 // EdDSAs" cases, Wycheproof) and, in a fuzz target, on any input.
