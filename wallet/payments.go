@@ -721,17 +721,19 @@ type kept struct {
 // keptOf returns p as kept with its latest doc body (p's JSON, or a JSON
 // object with p's members and others, as a purchase's).
 func keptOf(p *Payment, doc []byte) *kept {
-	h := headOf(p)
-	return h.kept(doc)
+	return newKept(p.ID, p.Owner, p.Agent, p.Status, p.CreatedAt, p.ExpiresAt, p.Answer != nil, doc)
 }
 
 // kept returns the payment whose head is h as kept with its latest doc.
 func (h *paymentHead) kept(doc []byte) *kept {
-	k := &kept{id: h.id, owner: h.owner, agent: h.agent, status: h.status, created: h.created.UnixNano(),
-		answered: h.answered}
+	return newKept(h.id, h.owner, h.agent, h.status, h.created, h.expires, h.answered, doc)
+}
+
+func newKept(id, owner, agent, status string, created time.Time, expires *time.Time, answered bool, doc []byte) *kept {
+	k := &kept{id: id, owner: owner, agent: agent, status: status, created: created.UnixNano(), answered: answered}
 	k.doc.Store(&doc)
-	if h.expires != nil {
-		k.expires = h.expires.UnixNano()
+	if expires != nil {
+		k.expires = expires.UnixNano()
 	}
 	return k
 }
