@@ -469,6 +469,16 @@ func (c *call) send(status int, body []byte) error {
 
 // sendValue marshals and writes a response value.
 func (c *call) sendValue(status int, v any) error {
+	switch p := v.(type) {
+	case protocol.WalletPayment: // every payment's answer
+		if b, ok := appendWalletPayment(make([]byte, 0, 4096), &p); ok {
+			return c.send(status, b)
+		}
+	case protocol.WalletPaymentList:
+		if b, ok := appendWalletPaymentList(nil, &p); ok {
+			return c.send(status, b)
+		}
+	}
 	return c.send(status, mustMarshal(v))
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentpay/agentpay/internal/jsonout"
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/protocol"
 	"github.com/agentpay/agentpay/risk"
@@ -90,13 +91,8 @@ func TestPaymentJSONMatches(t *testing.T) {
 		p := genPayment(t)
 		want, err := json.Marshal(p)
 		got, ok := appendPayment(nil, p)
-		switch {
-		case err != nil && ok:
-			t.Fatalf("json.Marshal fails (%v), appendPayment did not", err)
-		case err == nil && !ok:
-			t.Fatalf("appendPayment gave up on what json.Marshal encodes: %s", want)
-		case err == nil && !bytes.Equal(got, want):
-			t.Fatalf("appendPayment:\n%s\njson.Marshal:\n%s", got, want)
+		if err := jsonout.Check(got, ok, want, err); err != nil {
+			t.Fatal(err)
 		}
 	})
 	// doc takes the fast path and falls back to json.Marshal alike.
@@ -121,13 +117,7 @@ func TestPaymentJSONFields(t *testing.T) {
 		reflect.TypeFor[Answer]():            "approved at",
 	}
 	for typ, names := range want {
-		var got []string
-		for f := range typ.Fields() {
-			if f.IsExported() {
-				got = append(got, strings.Split(f.Tag.Get("json"), ",")[0])
-			}
-		}
-		if !slices.Equal(got, strings.Fields(names)) {
+		if got := jsonout.Fields(typ); !slices.Equal(got, strings.Fields(names)) {
 			t.Errorf("%s has JSON fields %v; appendPayment writes %v", typ, got, strings.Fields(names))
 		}
 	}
