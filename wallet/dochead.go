@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentpay/agentpay/internal/jsonscan"
+	"github.com/agentpay/agentpay/protocol"
+	"github.com/agentpay/agentpay/risk"
 )
 
 // paymentHead is what the service needs of a payment doc when it starts:
@@ -184,4 +186,206 @@ func lowerASCII(name []byte) bool {
 		}
 	}
 	return true
+}
+
+// readPayment reads a whole payment doc into p without reflection, by the
+// rules of readPaymentHead (the members encoding/json would decode into a
+// Payment, each as it would; any other member only checked to be JSON;
+// anything of another shape gives up, leaving p to be decoded again). A
+// payment read again (by id, in a listing's page) is read this way.
+// FuzzPaymentRead checks that whatever it reads, encoding/json reads
+// alike.
+func readPayment(doc []byte, p *Payment) bool {
+	if !utf8.Valid(doc) {
+		return false
+	}
+	s := jsonscan.New(doc)
+	ok := s.Object(func(name []byte) bool {
+		switch string(name) {
+		case "id":
+			return s.Str(&p.ID)
+		case "mandate":
+			return s.Str(&p.Mandate)
+		case "agent":
+			return s.Str(&p.Agent)
+		case "owner":
+			return s.Str(&p.Owner)
+		case "wallet":
+			return s.Str(&p.Wallet)
+		case "payee":
+			return s.Str(&p.Payee)
+		case "amount":
+			return s.Int64(&p.Amount)
+		case "currency":
+			return s.Str(&p.Currency)
+		case "scale":
+			return s.Uint8(&p.Scale)
+		case "status":
+			return s.Str(&p.Status)
+		case "closed_mandate":
+			return s.Str(&p.Closed)
+		case "hold_reason":
+			return s.Str(&p.Hold)
+		case "decision":
+			return readDecision(s, &p.Decision)
+		case "risk":
+			return readRisk(s, &p.Risk)
+		case "legs":
+			return readLegs(s, &p.Legs)
+		case "limits":
+			return readLimits(s, &p.Limits)
+		case "created_at":
+			return readTime(s, &p.CreatedAt)
+		case "expires_at":
+			if s.Null() {
+				p.ExpiresAt = nil
+				return true
+			}
+			p.ExpiresAt = new(time.Time)
+			return readTime(s, p.ExpiresAt)
+		case "answer":
+			if s.Null() {
+				p.Answer = nil
+				return true
+			}
+			p.Answer = &Answer{}
+			return s.Object(func(name []byte) bool {
+				switch string(name) {
+				case "approved":
+					return s.Bool(&p.Answer.Approved)
+				case "at":
+					return readTime(s, &p.Answer.At)
+				}
+				return lowerASCII(name) && s.Skip()
+			})
+		}
+		return lowerASCII(name) && s.Skip()
+	})
+	return ok && s.End()
+}
+
+// strAs reads a string into a string type.
+func strAs[T ~string](s *jsonscan.Scanner, dst *T) bool {
+	var v string
+	ok := s.Str(&v)
+	*dst = T(v)
+	return ok
+}
+
+func readTime(s *jsonscan.Scanner, t *time.Time) bool {
+	v, ok := s.Raw()
+	return ok && t.UnmarshalText(v) == nil
+}
+
+func readDecision(s *jsonscan.Scanner, d *protocol.Decision) bool {
+	return s.Object(func(name []byte) bool {
+		switch string(name) {
+		case "outcome":
+			return strAs(s, &d.Outcome)
+		case "code":
+			return strAs(s, &d.Code)
+		case "checks":
+			if s.Null() {
+				d.Checks = nil
+				return true
+			}
+			d.Checks = []protocol.Check{}
+			return s.Array(func() bool {
+				d.Checks = append(d.Checks, protocol.Check{})
+				return readCheck(s, &d.Checks[len(d.Checks)-1])
+			})
+		}
+		return lowerASCII(name) && s.Skip()
+	})
+}
+
+func readCheck(s *jsonscan.Scanner, c *protocol.Check) bool {
+	return s.Object(func(name []byte) bool {
+		switch string(name) {
+		case "mandate":
+			return s.Str(&c.Mandate)
+		case "index":
+			var n int64
+			ok := s.Int64(&n)
+			c.Index = int(n)
+			return ok
+		case "type":
+			return s.Str(&c.Type)
+		case "result":
+			return strAs(s, &c.Result)
+		case "code":
+			return strAs(s, &c.Code)
+		case "detail":
+			return s.Str(&c.Detail)
+		case "limits":
+			return readLimits(s, &c.Limits)
+		}
+		return lowerASCII(name) && s.Skip()
+	})
+}
+
+func readLimits(s *jsonscan.Scanner, ls *[]protocol.Limit) bool {
+	if s.Null() {
+		*ls = nil
+		return true
+	}
+	*ls = []protocol.Limit{}
+	return s.Array(func() bool {
+		*ls = append(*ls, protocol.Limit{})
+		l := &(*ls)[len(*ls)-1]
+		return s.Object(func(name []byte) bool {
+			switch string(name) {
+			case "name":
+				return s.Str(&l.Name)
+			case "unit":
+				return s.Str(&l.Unit)
+			case "scale":
+				return s.Uint8(&l.Scale)
+			case "max":
+				return s.Int64(&l.Max)
+			case "used":
+				return s.Int64(&l.Used)
+			case "requested":
+				return s.Int64(&l.Requested)
+			case "remaining":
+				return s.Int64(&l.Remaining)
+			}
+			return lowerASCII(name) && s.Skip()
+		})
+	})
+}
+
+func readRisk(s *jsonscan.Scanner, d *risk.Decision) bool {
+	return s.Object(func(name []byte) bool {
+		switch string(name) {
+		case "outcome":
+			return strAs(s, &d.Outcome)
+		case "matches":
+			if s.Null() {
+				d.Matches = nil
+				return true
+			}
+			d.Matches = []risk.Match{}
+			return s.Array(func() bool {
+				d.Matches = append(d.Matches, risk.Match{})
+				m := &d.Matches[len(d.Matches)-1]
+				return s.Object(func(name []byte) bool {
+					switch string(name) {
+					case "rule_id":
+						return s.Str(&m.RuleID)
+					case "scope":
+						return s.Str(&m.Scope)
+					case "outcome":
+						return strAs(s, &m.Outcome)
+					case "reason":
+						return s.Str(&m.Reason)
+					case "error":
+						return s.Str(&m.Error)
+					}
+					return lowerASCII(name) && s.Skip()
+				})
+			})
+		}
+		return lowerASCII(name) && s.Skip()
+	})
 }

@@ -1,8 +1,10 @@
 package wallet
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -69,6 +71,10 @@ func TestPaymentHeadFast(t *testing.T) {
 		}
 		if want := headOf(c.want); !headsEqual(h, want) {
 			t.Errorf("%s doc: head %+v, want %+v", name, h, want)
+		}
+		var whole Payment
+		if !readPayment(c.doc, &whole) || !reflect.DeepEqual(&whole, c.want) {
+			t.Errorf("%s doc: read %+v, want %+v", name, whole, c.want)
 		}
 	}
 	// On load, the payments of one owner and agent share one copy of
@@ -155,6 +161,98 @@ func FuzzPaymentHead(f *testing.F) {
 			status: j.Status, closed: []byte(j.Closed), legs: j.Legs, created: j.CreatedAt, expires: j.ExpiresAt, answered: j.Answer != nil}
 		if !headsEqual(h, want) {
 			t.Fatalf("%q: fast %+v, encoding/json %+v", doc, h, want)
+		}
+	})
+}
+
+// TestPaymentReadMatches: whatever a payment holds, reading its doc
+// without reflection gives what encoding/json gives, and the docs the
+// service writes (plain strings) are read that way.
+func TestPaymentReadMatches(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		p := genPayment(t)
+		doc, err := json.Marshal(p)
+		if err != nil {
+			t.Skip("json.Marshal fails on this payment")
+		}
+		var want Payment
+		if err := json.Unmarshal(doc, &want); err != nil {
+			t.Fatal(err)
+		}
+		var got Payment
+		if !readPayment(doc, &got) {
+			if !bytes.ContainsRune(doc, '\\') {
+				t.Fatalf("the fast path gave up on %s", doc)
+			}
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("doc %s\nread %+v\nwant %+v", doc, got, want)
+		}
+	})
+}
+
+// FuzzPaymentRead: whatever readPayment reads, encoding/json reads alike.
+func FuzzPaymentRead(f *testing.F) {
+	p := &Payment{ID: "pay_1", Agent: "agt_1", Owner: "usr_1", Status: StatusHeld, Closed: "a.b.c", Amount: 31, Scale: 2,
+		Decision: protocol.Decision{Outcome: protocol.OutcomeAllow, Checks: []protocol.Check{{Index: 1, Detail: "d", Limits: []protocol.Limit{{Max: 5}}}}},
+		Legs:     []Leg{{Name: "total", Transfer: ledger.IDFromUint64(9)}}, CreatedAt: time.Unix(1_800_000_000, 5).UTC(),
+		Answer:   &Answer{Approved: true, At: time.Unix(1_800_000_100, 0).UTC()}}
+	body, _ := appendPayment(nil, p)
+	f.Add(body)
+	f.Add([]byte(`{"id":"x","decision":{"checks":null},"risk":{"matches":[{"rule_id":"r","extra":[1]}]},"limits":[],"expires_at":null,"answer":{}}`))
+	f.Add([]byte(`{"id":"x","scale":255,"amount":-9223372036854775808,"decision":{"checks":[{"index":-1}]}}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var got Payment
+		if !readPayment(doc, &got) {
+			return
+		}
+		var want Payment
+		if err := json.Unmarshal(doc, &want); err != nil {
+			t.Fatalf("the fast path read %q, encoding/json refuses it: %v", doc, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\nread %+v\nwant %+v", doc, got, want)
+		}
+	})
+}
+
+// BenchmarkReadPayment reads a typical payment doc (three checks with
+// their limits, three legs) as a payment read again is: by hand, and with
+// encoding/json as the baseline.
+func BenchmarkReadPayment(b *testing.B) {
+	lim := func(name string) []protocol.Limit {
+		return []protocol.Limit{{Name: name, Unit: "USD", Scale: 2, Max: 1 << 40, Requested: 31, Remaining: 1<<40 - 31}}
+	}
+	p := &Payment{ID: "pay_01M8MVEB2023WXX4T8B34TTMQX", Mandate: "mdt_01M8MVEB20SGHB612F5ECHTVBK", Agent: "agt_d",
+		Owner: "usr_01M8MVEB2082ES8SXNAB0Z2W1V", Wallet: "wal_01M8MVEB201XS4SP9JWMFVE9GR", Payee: "mch_x", Amount: 31,
+		Currency: "USD", Scale: 2, Status: StatusCompleted, Closed: strings.Repeat("eyJhbGciOiJFZERTQSJ9", 42),
+		Decision: protocol.Decision{Outcome: protocol.OutcomeAllow, Checks: []protocol.Check{
+			{Mandate: "payment", Type: "payment.budget", Result: "pass", Detail: "10995116277.45 USD of the total budget 10995116277.76 USD left after this payment", Limits: lim("total")},
+			{Mandate: "payment", Index: 1, Type: "payment.budget", Result: "pass", Detail: "10995116277.45 USD of the day budget 10995116277.76 USD left after this payment", Limits: lim("day")},
+			{Mandate: "payment", Index: 2, Type: "payment.amount_range", Result: "pass", Detail: "0.31 USD is within [0.00 USD, 10.00 USD]", Limits: lim("max")}}},
+		Legs: []Leg{{Name: "total", Transfer: ledger.IDFromUint64(1), Account: ledger.IDFromUint64(2)},
+			{Name: "day", Transfer: ledger.IDFromUint64(3), Account: ledger.IDFromUint64(4)},
+			{Name: "payment", Transfer: ledger.IDFromUint64(5), Account: ledger.IDFromUint64(6)}},
+		CreatedAt: time.Date(2026, 11, 29, 23, 50, 0, 0, time.UTC)}
+	doc, ok := appendPayment(nil, p)
+	if !ok {
+		b.Fatal("appendPayment gave up")
+	}
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var q Payment
+			if err := json.Unmarshal(doc, &q); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("by-hand", func(b *testing.B) {
+		for b.Loop() {
+			var q Payment
+			if !readPayment(doc, &q) {
+				b.Fatal("gave up")
+			}
 		}
 	})
 }

@@ -889,6 +889,10 @@ func (s *Service) payment(ctx context.Context, pid string) (*Payment, bool, erro
 // parties and status.
 func (k *kept) decode(doc []byte) *Payment {
 	p := &Payment{}
+	if readPayment(doc, p) && p.ID == k.id {
+		return p
+	}
+	p = &Payment{}
 	if err := json.Unmarshal(doc, p); err != nil || p.ID != k.id {
 		p = &Payment{ID: k.id, Owner: k.owner, Agent: k.agent, Status: k.status, CreatedAt: time.Unix(0, k.created).UTC()}
 	}
