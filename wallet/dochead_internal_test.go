@@ -197,7 +197,7 @@ func FuzzPaymentRead(f *testing.F) {
 	p := &Payment{ID: "pay_1", Agent: "agt_1", Owner: "usr_1", Status: StatusHeld, Closed: "a.b.c", Amount: 31, Scale: 2,
 		Decision: protocol.Decision{Outcome: protocol.OutcomeAllow, Checks: []protocol.Check{{Index: 1, Detail: "d", Limits: []protocol.Limit{{Max: 5}}}}},
 		Legs:     []Leg{{Name: "total", Transfer: ledger.IDFromUint64(9)}}, CreatedAt: time.Unix(1_800_000_000, 5).UTC(),
-		Answer:   &Answer{Approved: true, At: time.Unix(1_800_000_100, 0).UTC()}}
+		Answer: &Answer{Approved: true, At: time.Unix(1_800_000_100, 0).UTC()}}
 	body, _ := appendPayment(nil, p)
 	f.Add(body)
 	f.Add([]byte(`{"id":"x","decision":{"checks":null},"risk":{"matches":[{"rule_id":"r","extra":[1]}]},"limits":[],"expires_at":null,"answer":{}}`))
