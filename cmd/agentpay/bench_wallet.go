@@ -42,34 +42,11 @@ func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, co
 		return err
 	}
 	defer n.close(context.Background())
-	admin := sdk.New(n.URL(), n.AdminSecret)
-	if _, err := admin.CreateAsset(ctx, "", protocol.Asset{Ledger: 1, Code: "USD", Scale: 2}); err != nil {
-		return err
-	}
-	userKey, err := protocol.GenerateEd25519Key(rand.Reader)
+	wo, err := newWalletOwner(ctx, n.URL(), n.AdminSecret, platform, "bench", 1<<50)
 	if err != nil {
 		return err
 	}
-	jwk, _ := json.Marshal(userKey.PublicKey().JWK())
-	user, err := admin.CreateUser(ctx, "", protocol.CreateUserRequest{Name: "bench", Key: jwk})
-	if err != nil {
-		return err
-	}
-	owner := sdk.New(n.URL(), user.APIKey.Secret)
-	w, err := owner.CreateWallet(ctx, "", protocol.CreateWalletRequest{Currency: "USD"})
-	if err != nil {
-		return err
-	}
-	if _, err := owner.TopUp(ctx, "bench-funds", w.ID, protocol.TopUpRequest{Amount: 1 << 50, Source: "ok-bench"}); err != nil {
-		return err
-	}
-	now := time.Now()
-	// Time-ordered jtis, as the SDK makes them: the platform stores the
-	// records of payments made at one time together.
-	claims := func(iss, sub string, life time.Duration) protocol.Claims {
-		return protocol.Claims{Issuer: iss, Subject: sub, Audience: protocol.Audience{platform}, IssuedAt: now.Add(-time.Second).Unix(),
-			Expiry: now.Add(life).Unix(), ID: protocol.NewJTI(time.Now(), nil)}
-	}
+	userKey, user, owner, w, claims := wo.key, wo.user, wo.client, wo.wallet, wo.claims
 	type agent struct {
 		id      string
 		key     *protocol.Ed25519PrivateKey
@@ -280,4 +257,51 @@ func printStages(out io.Writer, before, after wallet.Stats, note string) {
 		fmt.Fprintf(out, " %s %.0f", name, float64(after.Nanos[i]-before.Nanos[i])/paid/1e3)
 	}
 	fmt.Fprintf(out, "\n  (%s)\n", note)
+}
+
+// walletOwner is a user with a funded USD wallet on a fresh server, what
+// the wallet runs (and their tests) start from: the user's signing key,
+// its API client, and the claims its objects and its agents' carry.
+type walletOwner struct {
+	key    *protocol.Ed25519PrivateKey
+	user   *protocol.WalletUser
+	client *sdk.Client
+	wallet *protocol.Wallet
+	// claims returns the claims of an object issued by iss about sub,
+	// valid for life, with a time-ordered jti as the SDK makes them (the
+	// platform stores the records of payments made at one time together).
+	claims func(iss, sub string, life time.Duration) protocol.Claims
+}
+
+// newWalletOwner creates the USD asset with the admin key adminSecret,
+// then a user named name with a wallet holding funds (minor units), on
+// the server at url whose platform id is platform.
+func newWalletOwner(ctx context.Context, url, adminSecret, platform, name string, funds uint64) (*walletOwner, error) {
+	admin := sdk.New(url, adminSecret)
+	if _, err := admin.CreateAsset(ctx, "", protocol.Asset{Ledger: 1, Code: "USD", Scale: 2}); err != nil {
+		return nil, err
+	}
+	key, err := protocol.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	jwk, _ := json.Marshal(key.PublicKey().JWK())
+	user, err := admin.CreateUser(ctx, "", protocol.CreateUserRequest{Name: name, Key: jwk})
+	if err != nil {
+		return nil, err
+	}
+	owner := sdk.New(url, user.APIKey.Secret)
+	w, err := owner.CreateWallet(ctx, "", protocol.CreateWalletRequest{Currency: "USD"})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := owner.TopUp(ctx, name+"-funds", w.ID, protocol.TopUpRequest{Amount: funds, Source: "ok-" + name}); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	claims := func(iss, sub string, life time.Duration) protocol.Claims {
+		return protocol.Claims{Issuer: iss, Subject: sub, Audience: protocol.Audience{platform}, IssuedAt: now.Add(-time.Second).Unix(),
+			Expiry: now.Add(life).Unix(), ID: protocol.NewJTI(time.Now(), nil)}
+	}
+	return &walletOwner{key: key, user: user, client: owner, wallet: w, claims: claims}, nil
 }

@@ -49,13 +49,7 @@ func (p *serverProcess) stop(t *testing.T) {
 // with each transfer in the log exactly once and the batch entries in
 // strictly increasing sequence.
 func TestCrashBetweenCommitAndCheckpoint(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	dataDir := filepath.Join(dir, "data")
-	addr := freeAddr(t)
+	bin, dataDir, addr := serveSetup(t)
 	ctx := context.Background()
 	noTimer := []string{"--checkpoint-interval", "1h"}
 

@@ -35,6 +35,18 @@ func buildBinary(t *testing.T, dir string) string {
 	return bin
 }
 
+// serveSetup builds the binary and picks a data directory and a free
+// address, for a test that runs `agentpay serve` as a real process (not
+// with -short).
+func serveSetup(t *testing.T) (bin, dataDir, addr string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	return buildBinary(t, dir), filepath.Join(dir, "data"), freeAddr(t)
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -119,13 +131,7 @@ type sent struct {
 // once, that retrying every request whose answer was lost settles it
 // exactly once, and that the balances equal what the transfers imply.
 func TestCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	dataDir := filepath.Join(dir, "data")
-	addr := freeAddr(t)
+	bin, dataDir, addr := serveSetup(t)
 	ctx := context.Background()
 
 	srv := startServer(t, bin, dataDir, addr)

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,9 +28,6 @@ import (
 // debited exactly the payments made; and that the owner's listing holds
 // each payment once.
 func TestCrashWalletPayments(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	const (
 		agents    = 12
 		perAgent  = 48   // closed mandates per agent
@@ -41,40 +36,15 @@ func TestCrashWalletPayments(t *testing.T) {
 		topUp     = 1_000_000
 		killAfter = 150 // acknowledged payments before the kill
 	)
-	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	dataDir := filepath.Join(dir, "data")
-	addr := freeAddr(t)
+	bin, dataDir, addr := serveSetup(t)
 	ctx := context.Background()
 
 	srv := startServer(t, bin, dataDir, addr)
-	admin := sdk.New(srv.url, srv.secret)
-	if _, err := admin.CreateAsset(ctx, "", protocol.Asset{Ledger: 1, Code: "USD", Scale: 2}); err != nil {
-		t.Fatal(err)
-	}
-	userKey, err := protocol.GenerateEd25519Key(rand.Reader)
+	wo, err := newWalletOwner(ctx, srv.url, srv.secret, "agentpay.local" /* serve's default platform id */, "crash", topUp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwk, _ := json.Marshal(userKey.PublicKey().JWK())
-	user, err := admin.CreateUser(ctx, "", protocol.CreateUserRequest{Name: "crash", Key: jwk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := sdk.New(srv.url, user.APIKey.Secret)
-	w, err := owner.CreateWallet(ctx, "", protocol.CreateWalletRequest{Currency: "USD"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := owner.TopUp(ctx, "crash-funds", w.ID, protocol.TopUpRequest{Amount: topUp, Source: "ok-crash"}); err != nil {
-		t.Fatal(err)
-	}
-	const platform = "agentpay.local" // serve's default platform id
-	now := time.Now()
-	claims := func(iss, sub string, life time.Duration) protocol.Claims {
-		return protocol.Claims{Issuer: iss, Subject: sub, Audience: protocol.Audience{platform}, IssuedAt: now.Add(-time.Second).Unix(),
-			Expiry: now.Add(life).Unix(), ID: protocol.NewJTI(time.Now(), nil)}
-	}
+	userKey, user, owner, w, claims := wo.key, wo.user, wo.client, wo.wallet, wo.claims
 	type agent struct {
 		id      string
 		key     *protocol.Ed25519PrivateKey

@@ -348,13 +348,9 @@ func (s *Scanner) skipNumber() bool {
 	default:
 		return false
 	}
+	var ok bool
 	if i < len(b) && b[i] == '.' {
-		i++
-		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if i, ok = someDigits(b, i+1); !ok {
 			return false
 		}
 	}
@@ -363,14 +359,20 @@ func (s *Scanner) skipNumber() bool {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		start := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if i, ok = someDigits(b, i); !ok {
 			return false
 		}
 	}
 	s.i = i
 	return true
+}
+
+// someDigits returns the index past the digits at b[i:], and whether
+// there is at least one.
+func someDigits(b []byte, i int) (int, bool) {
+	start := i
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i, i > start
 }
