@@ -143,6 +143,9 @@ func TestPaymentDocsFromStore(t *testing.T) {
 
 	e.stop()
 	e.start()
+	if st := e.svc.Stats(); st.Loaded != uint64(len(all)) || st.LoadNanos == 0 {
+		t.Fatalf("restarted: %d payments loaded in %d ns, want %d", st.Loaded, st.LoadNanos, len(all))
+	}
 	checkAll("restarted")
 	e.checkLedger()
 }

@@ -914,6 +914,7 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 		return err
 	}
 	s.keepKept(p.kept(d.Body))
+	s.stats.loaded.Add(1)
 	switch has, untimed := hasSingleUse(p.id, p.legs); {
 	case !has:
 		// A payment made before chains had a single-use leg: its jti is

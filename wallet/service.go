@@ -318,7 +318,11 @@ func (s *Service) load(ctx context.Context) error {
 	// New calls load before the service is shared: the apply functions
 	// run without s.mu (mandates verify through LookupKey, which takes it).
 	s.loadNames = names{}
-	defer func() { s.loadNames = nil }()
+	start := time.Now()
+	defer func() {
+		s.loadNames = nil
+		s.stats.loadNanos.Store(uint64(time.Since(start)))
+	}()
 	for _, st := range steps {
 		if err := s.store.DocsOfKind(ctx, st.kind, 0, st.apply); err != nil {
 			return fmt.Errorf("wallet: load %s docs: %w", st.kind, err)

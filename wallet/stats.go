@@ -30,12 +30,16 @@ type Stats struct {
 	// most Config.PaymentDocsKept, when bounded); DocReads counts the
 	// payments read from the store because theirs was not.
 	DocsKept, DocReads uint64
+	// Loaded is how many payments the service read from their docs when
+	// it started, LoadNanos how long its start took.
+	Loaded, LoadNanos uint64
 }
 
 type stats struct {
 	payments, refused  atomic.Uint64
 	nanos              [stagesN]atomic.Uint64
 	docsKept, docReads atomic.Uint64
+	loaded, loadNanos  atomic.Uint64
 }
 
 // Stats returns the counters.
@@ -43,6 +47,7 @@ func (s *Service) Stats() Stats {
 	var out Stats
 	out.Payments, out.Refused = s.stats.payments.Load(), s.stats.refused.Load()
 	out.DocsKept, out.DocReads = s.stats.docsKept.Load(), s.stats.docReads.Load()
+	out.Loaded, out.LoadNanos = s.stats.loaded.Load(), s.stats.loadNanos.Load()
 	for i := range out.Nanos {
 		out.Nanos[i] = s.stats.nanos[i].Load()
 	}

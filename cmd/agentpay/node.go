@@ -141,10 +141,12 @@ func (n *node) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint signer: %w", err)
 	}
+	loadStart := time.Now()
 	engine, err := ledger.Open(ctx, ledger.Config{Store: n.store, OnFatal: n.cfg.OnFatal, Evidence: ev})
 	if err != nil {
 		return fmt.Errorf("load ledger: %w", err)
 	}
+	n.cfg.Logger.Info("ledger loaded", "took", time.Since(loadStart).Round(time.Millisecond))
 	engine.Start()
 	n.engine = engine
 	// The AI Wallet rebuilds its state from the docs the engine committed.
@@ -153,6 +155,8 @@ func (n *node) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}
+	st := w.Stats()
+	n.cfg.Logger.Info("wallet loaded", "payments", st.Loaded, "took", time.Duration(st.LoadNanos).Round(time.Millisecond))
 	n.wallet = w
 	// The signer reads only committed state: it may start before the API.
 	pusher.Start(context.WithoutCancel(ctx))
