@@ -102,6 +102,12 @@ func newMetrics(reg *prometheus.Registry, eng *ledger.Engine, svc *wallet.Servic
 			prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "agentpay_wallet_payments_refused_total", Help: "AI Wallet payments refused.",
 			}, func() float64 { return float64(svc.Stats().Refused) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "agentpay_wallet_payments_loaded", Help: "AI Wallet payments read from their docs when the service started.",
+			}, func() float64 { return float64(svc.Stats().Loaded) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "agentpay_wallet_load_seconds", Help: "How long the AI Wallet took to rebuild its state from the docs when the service started.",
+			}, func() float64 { return float64(svc.Stats().LoadNanos) / 1e9 }),
 		)
 	}
 	for _, c := range collectors {

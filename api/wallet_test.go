@@ -421,6 +421,8 @@ func TestWalletFlow(t *testing.T) {
 		fmt.Sprintf("agentpay_wallet_payments_refused_total %d\n", st.Refused),
 		fmt.Sprintf("agentpay_wallet_payment_docs_kept %d\n", st.DocsKept),
 		"agentpay_wallet_payment_doc_reads_total 0\n",
+		"agentpay_wallet_payments_loaded 0\n", // a fresh store
+		"agentpay_wallet_load_seconds ",
 	} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("metrics lack %q", want)
