@@ -30,8 +30,8 @@ type Scanner struct {
 // New returns a Scanner reading b.
 func New(b []byte) *Scanner { return &Scanner{b: b} }
 
-// Space skips white space.
-func (s *Scanner) Space() {
+// space skips white space.
+func (s *Scanner) space() {
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -44,13 +44,13 @@ func (s *Scanner) Space() {
 
 // End reports whether only white space is left.
 func (s *Scanner) End() bool {
-	s.Space()
+	s.space()
 	return s.i == len(s.b)
 }
 
 // Next consumes c (after white space) if it comes next.
 func (s *Scanner) Next(c byte) bool {
-	s.Space()
+	s.space()
 	if s.i < len(s.b) && s.b[s.i] == c {
 		s.i++
 		return true
@@ -60,7 +60,7 @@ func (s *Scanner) Next(c byte) bool {
 
 // peek returns the next byte after white space, or 0 at the end.
 func (s *Scanner) peek() byte {
-	s.Space()
+	s.space()
 	if s.i < len(s.b) {
 		return s.b[s.i]
 	}
@@ -154,7 +154,7 @@ func (s *Scanner) digits(limit uint64) (uint64, bool) {
 
 // Int64 reads an integer in int64's range into dst.
 func (s *Scanner) Int64(dst *int64) bool {
-	s.Space()
+	s.space()
 	neg := s.i < len(s.b) && s.b[s.i] == '-'
 	if neg {
 		s.i++
@@ -180,7 +180,7 @@ func (s *Scanner) Int64(dst *int64) bool {
 
 // Uint8 reads an integer in 0..255 into dst.
 func (s *Scanner) Uint8(dst *uint8) bool {
-	s.Space()
+	s.space()
 	n, ok := s.digits(math.MaxUint8)
 	if ok {
 		*dst = uint8(n)
