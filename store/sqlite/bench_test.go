@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -332,4 +333,70 @@ func BenchmarkCommitBatchSmall(b *testing.B) {
 			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "transfers/s")
 		})
 	}
+}
+
+// walletDoc is a wallet payment's doc as the wallet writes it (about
+// 2.4 KB of JSON), with this payment's ids, jti and signature.
+func walletDoc(l *benchLoad, key string, legs []ledger.TransferRecord) []byte {
+	var sig [64]byte
+	l.src.Read(sig[:])
+	var jti [16]byte
+	l.src.Read(jti[:])
+	b := fmt.Appendf(nil, `{"id":%q,"mandate":"mdt_01M8MVEB204P23Z39M6S9NRE96","agent":"agt_bench3","owner":"usr_01M8MVEB203NC5BW4Y6NVX0FEN","wallet":"wal_01M8MVEB20SNE20NNK04D4KK5V","payee":"mch_bench%02d","amount":31,"currency":"USD","scale":2,"status":"completed",`,
+		key, l.rng.IntN(64))
+	b = fmt.Appendf(b, `"closed_mandate":"eyJhbGciOiJFZERTQSIsImtpZCI6ImdVRVZucUJZbnNZd3E1Q21vV0pNNVAyU0RCMEs0ZXROWTJ5dWUtRFBycDQiLCJ0eXAiOiJhY3QtcGF5bWVudC1tYW5kYXRlK2p3dCJ9.eyJ2Y3QiOiJtYW5kYXRlLnBheW1lbnQuMSIsImlzcyI6ImFndF94IiwiYXVkIjoiYWdlbnRwYXkudGVzdCIsImlhdCI6MTc5NTk5NjE5OSwiZXhwIjoxNzk1OTk3MTAwLCJqdGkiOiJ%s.%s",`,
+		base64.RawURLEncoding.EncodeToString(jti[:])+"IiwidHJhbnNhY3Rpb25faWQiOiJzaTRPQlBtTU9rdklfQWRkWGgtLW5LUU5ic2ZrNXRSd1dJUjZKTzY3cllZIiwicGF5ZWUiOnsiaWQiOiJtY2hfYmVuY2gwMSIsIm5hbWUiOiJCZW5jaCBtZXJjaGFudCJ9LCJwYXltZW50X2Ftb3VudCI6eyJhbW91bnQiOjMxLCJjdXJyZW5jeSI6IlVTRCIsInNjYWxlIjoyfSwicGF5bWVudF9pbnN0cnVtZW50Ijp7ImlkIjoid2FsXzAxTThNVkVCMjBTTkUyME5OSzA0RDRLSzVWIiwidHlwZSI6ImFnZW50cGF5X3dhbGxldCJ9LCJvcGVuX21hbmRhdGVfaGFzaCI6ImNOcTItMWk1MTZFWkFfVHhJcWFWdkJBWlhIaTFGTjFNT3M2X1d1R0M3cEkiLCJtb2RhbGl0eSI6Imh1bWFuX25vdF9wcmVzZW50In0",
+		base64.RawURLEncoding.EncodeToString(sig[:]))
+	used := 1000 + l.rng.Int64N(1<<30)
+	b = fmt.Appendf(b, `"decision":{"outcome":"allow","checks":[{"mandate":"payment","index":0,"type":"payment.budget","result":"pass","detail":"%d.%02d USD of the total budget 10995116277.76 USD left after this payment","limits":[{"name":"total","unit":"USD","scale":2,"max":1099511627776,"used":%d,"requested":31,"remaining":%d}]},`,
+		(1<<40-used-31)/100, (1<<40-used-31)%100, used, 1<<40-used-31)
+	b = fmt.Appendf(b, `{"mandate":"payment","index":1,"type":"payment.budget","result":"pass","detail":"%d.%02d USD of the day budget 10995116277.76 USD left after this payment","limits":[{"name":"day","unit":"USD","scale":2,"max":1099511627776,"used":%d,"requested":31,"remaining":%d}]},`,
+		(1<<40-used-31)/100, (1<<40-used-31)%100, used, 1<<40-used-31)
+	b = append(b, `{"mandate":"payment","index":2,"type":"payment.amount_range","result":"pass","detail":"0.31 USD is within [0.00 USD, 10.00 USD]","limits":[{"name":"max","unit":"USD","scale":2,"max":1000,"used":0,"requested":31,"remaining":969}]}]},"risk":{"outcome":"approve"},"legs":[`...)
+	for i, t := range legs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"name":"leg%d","transfer":"%s","account":"%s"}`, i, t.ID, t.DebitAccountID)
+	}
+	return append(b, `],"created_at":"2026-11-29T23:50:00Z"}`...)
+}
+
+// BenchmarkCommitWalletBatch commits batches shaped like a busy wallet's
+// (payments=N: N payments of 3 transfers and one 2.4 KB JSON doc each,
+// time-ordered ids and keys) and reports the commit's CPU per payment,
+// the store's share of a payment's cost (BenchmarkPay in wallet/).
+func BenchmarkCommitWalletBatch(b *testing.B) {
+	const payments, legs = 320, 3
+	ctx := context.Background()
+	s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
+	l := newBenchLoadSize(1000, false, payments*legs)
+	if err := s.CommitBatch(ctx, l.first()); err != nil {
+		b.Fatal(err)
+	}
+	var cpu time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		batch := l.nextBatch()
+		batch.Docs = batch.Docs[:0]
+		for p := range payments {
+			ts := batch.Transfers[p*legs : (p+1)*legs]
+			key := "pay_" + ts[legs-1].Transfer.ID.String()
+			batch.Docs = append(batch.Docs, ledger.Doc{Kind: "payment", Key: key,
+				Body: walletDoc(l, key, ts), Timestamp: l.next()})
+		}
+		batch.Timestamp = l.ts
+		c0 := proc.CPU()
+		b.StartTimer()
+		if err := s.CommitBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += proc.CPU() - c0
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*payments), "cpu-µs/payment")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*payments), "wall-µs/payment")
+	b.ReportMetric(0, "ns/op")
 }

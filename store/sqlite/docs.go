@@ -1,12 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/agentpay/agentpay/ledger"
 )
@@ -330,12 +332,14 @@ func (s *Store) DocHistory(ctx context.Context, kind, key string) ([]ledger.Doc,
 
 // DocsOfKind calls fn with every doc of kind with a timestamp above after,
 // in timestamp order (services rebuild their state from it on start).
+// The keys come by doc_keys' primary key (kind, key, ...) and are put in
+// timestamp order in memory: no index orders them by time (version 12).
 func (s *Store) DocsOfKind(ctx context.Context, kind string, after uint64, fn func(ledger.Doc) error) error {
 	if after > math.MaxInt64 {
 		return nil
 	}
 	return s.keyedDocs(ctx, fn,
-		"SELECT timestamp, shard, chunk_ts FROM doc_keys WHERE kind = ? AND timestamp > ? ORDER BY timestamp, shard",
+		"SELECT timestamp, shard, chunk_ts FROM doc_keys WHERE kind = ? AND timestamp > ?",
 		kind, int64(after))
 }
 
@@ -345,9 +349,9 @@ type docKey struct {
 	shard     uint32
 }
 
-// keyedDocs calls fn, in order, with the docs that query (over doc_keys,
-// returning timestamp, shard, chunk_ts) names, read from one snapshot:
-// the keys first, then their chunks.
+// keyedDocs calls fn, in timestamp (then shard) order, with the docs
+// that query (over doc_keys, returning timestamp, shard, chunk_ts) names,
+// read from one snapshot: the keys first, then their chunks.
 // Each chunk is read once per run of its docs: a shard's docs come in
 // timestamp order, so each shard's current chunk is kept and read on from
 // where its last doc was found.
@@ -376,6 +380,9 @@ func (s *Store) keyedDocs(ctx context.Context, fn func(ledger.Doc) error, query 
 	if len(keys) == 0 {
 		return nil
 	}
+	slices.SortFunc(keys, func(a, b docKey) int {
+		return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.shard, b.shard))
+	})
 	chunkTx := tx.StmtContext(ctx, chunkSt)
 	cursors := map[uint32]*docCursor{} // by shard: its current chunk
 	for _, k := range keys {
