@@ -727,11 +727,7 @@ func readSignatureParams(m sfMember) (signatureParams, error) {
 // isThumbprintShape reports whether s looks like an RFC 7638 SHA-256
 // thumbprint: 43 characters of unpadded base64url.
 func isThumbprintShape(s string) bool {
-	if len(s) != thumbprintBytes {
-		return false
-	}
-	_, err := b64url.DecodeString(s)
-	return err == nil
+	return isHashB64(s)
 }
 
 // derivedComponents are the RFC 9421 §2.2 derived components this profile

@@ -141,11 +141,7 @@ func decodeHeader(hb64 []byte) (Header, error) {
 // isThumbprint reports whether s has the shape of a SHA-256 thumbprint:
 // 43 characters of canonical unpadded base64url.
 func isThumbprint(s string) bool {
-	if len(s) != hashBytesB64 {
-		return false
-	}
-	_, err := jwsB64.DecodeString(s)
-	return err == nil
+	return isHashB64(s)
 }
 
 // signCompact makes the compact JWS of payload with header {alg, kid,
