@@ -36,7 +36,8 @@ func New(b []byte) *Writer { return &Writer{B: b, OK: true} }
 // anything with a byte to escape (quotes, backslashes, <, >, &, control
 // characters, non-ASCII) through json.Marshal.
 func (w *Writer) Str(s string) {
-	for i := 0; i < len(s); i++ {
+	i := plainBlocks(s)
+	for ; i < len(s); i++ {
 		if !plain[s[i]] {
 			q, err := json.Marshal(s)
 			w.OK = w.OK && err == nil
@@ -47,6 +48,28 @@ func (w *Writer) Str(s string) {
 	w.B = append(w.B, '"')
 	w.B = append(w.B, s...)
 	w.B = append(w.B, '"')
+}
+
+// plainBlocks returns the length of s's longest prefix of whole 8-byte
+// blocks that surely need no escaping, read a block at a time. It is
+// exact for bytes below 0x80 and stops at any other (which Str looks at
+// byte by byte).
+func plainBlocks(s string) int {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// (v - ones) &^ v has the high bit of v's zero bytes set: v is x
+		// with the bytes to find made zero; x - ones*0x20 finds those
+		// below 0x20 the same way.
+		q, b, lt, gt, amp, del := x^ones*'"', x^ones*'\\', x^ones*'<', x^ones*'>', x^ones*'&', x^ones*0x7f
+		if (x|(x-ones*0x20)&^x|(q-ones)&^q|(b-ones)&^b|(lt-ones)&^lt|(gt-ones)&^gt|
+			(amp-ones)&^amp|(del-ones)&^del)&high != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // plain marks the bytes encoding/json writes as they are: printable

@@ -39,3 +39,38 @@ func TestWriterMatches(t *testing.T) {
 		}
 	})
 }
+
+// strMatches checks Str(s) against json.Marshal(s).
+func strMatches(t testing.TB, s string) {
+	t.Helper()
+	want, err := json.Marshal(s)
+	w := New(nil)
+	w.Str(s)
+	if err != nil || string(w.B) != string(want) {
+		t.Fatalf("Str(%q) = %s, json.Marshal: %s (%v)", s, w.B, want, err)
+	}
+}
+
+// TestStrMatches: Str reads eight bytes at a time while none may need
+// escaping; every byte value at every position of a 24-byte string (the
+// first, a middle and the last block, and a tail) is written as
+// json.Marshal writes it.
+func TestStrMatches(t *testing.T) {
+	base := []byte("eyJhbGciOiJFZERTQSIsImtp")
+	for _, n := range []int{7, 8, 9, 16, 23, 24} {
+		for p := range n {
+			for c := range 256 {
+				b := append([]byte(nil), base[:n]...)
+				b[p] = byte(c)
+				strMatches(t, string(b))
+			}
+		}
+	}
+}
+
+func FuzzStr(f *testing.F) {
+	f.Add("eyJhbGciOiJFZERTQSIsImtpZCI6ImdVRVZucUJZbnNZd3E1Q21vV0pNNVAyU0RCMEs0ZXROWTJ5dWUtRFBycDQi")
+	f.Add("0.31 USD is within [0.00 USD, 10.00 USD] <&>")
+	f.Add("caf\u00e9 \x7f\x00\"\\")
+	f.Fuzz(func(t *testing.T, s string) { strMatches(t, s) })
+}
