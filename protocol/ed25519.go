@@ -134,11 +134,13 @@ func (k *edKey) quarantined() bool {
 	return t != 0 && time.Now().UnixNano()-t < int64(edQuarantine)
 }
 
-// maxEdBatch is the most signatures verified together. Past a few dozen
-// the time per signature hardly falls (voi's multiplication with the
-// keys' tables is used below 94), and every signature waits for its
-// whole batch.
-const maxEdBatch = 64
+// maxEdBatch is the most signatures verified together. The time per
+// signature falls slowly past a few dozen (18 µs at 64, 16 at 128 by 8
+// keys, BenchmarkEd25519Verify), and every signature waits for its whole
+// batch: about 2 ms at 128. Up to 190 points voi multiplies with the
+// keys' tables (Straus); a batch of 128 by as many keys is past that and
+// costs no more per signature (Pippenger).
+const maxEdBatch = 128
 
 // edJob is one verification waiting in a batch.
 type edJob struct {

@@ -125,7 +125,7 @@ func BenchmarkEd25519Verify(b *testing.B) {
 		sig []byte
 	}
 	signers := []signed{{key, sig}}
-	for range 63 {
+	for range 127 {
 		o := newSigAgent(b)
 		k := &edKey{pub: o.pub}
 		k.uses.Store(expandAfter)
@@ -135,7 +135,7 @@ func BenchmarkEd25519Verify(b *testing.B) {
 		}
 		signers = append(signers, signed{k, s})
 	}
-	for _, n := range []int{2, 8, 32, 64} {
+	for _, n := range []int{2, 8, 32, 64, 128} {
 		for _, keys := range []int{1, 8, n} {
 			if keys > n || keys == 8 && n == 8 {
 				continue
