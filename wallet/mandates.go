@@ -116,7 +116,7 @@ func (s *Service) IssueMandate(ctx context.Context, owner string, jws []byte) (*
 	}
 	o, issued := s.byHash.Load(m.Hash)
 	if !issued {
-		o, issued = s.byJTI.Load(owner + "\x00" + m.JTI)
+		o, issued = s.byJTI.Load(issuerJTI{owner, m.JTI})
 	}
 	if issued {
 		return nil, fmt.Errorf("%w: this mandate (jti %s) is issued already as %s", ErrConflict, m.JTI, o.(*Mandate).ID)
@@ -334,7 +334,7 @@ func (s *Service) Mandates(owner, agent string) []*Mandate {
 // hash and by its issuer and id.
 func (s *Service) indexMandate(m *Mandate) {
 	s.byHash.Store(m.Hash, m)
-	s.byJTI.Store(m.Owner+"\x00"+m.JTI, m)
+	s.byJTI.Store(issuerJTI{m.Owner, m.JTI}, m)
 }
 
 // mandateByHash returns the mandate whose JWS has hash h.

@@ -570,8 +570,12 @@ func (s *Service) verifyContext() *protocol.VerifyContext {
 	return &protocol.VerifyContext{Now: s.now(), Audience: s.platform, Keys: s, Revocations: s}
 }
 
+// issuerJTI keys the mandates by issuer and jti (the map is asked about
+// every closed mandate verified, so its key is built without a copy).
+type issuerJTI struct{ issuer, jti string }
+
 // Revoked implements protocol.RevocationList: a revoked mandate.
 func (s *Service) Revoked(_ context.Context, issuer, jti string) (bool, error) {
-	m, ok := s.byJTI.Load(issuer + "\x00" + jti)
+	m, ok := s.byJTI.Load(issuerJTI{issuer, jti})
 	return ok && m.(*Mandate).RevokedAt != nil, nil
 }

@@ -160,7 +160,7 @@ type Service struct {
 	stats  stats
 	usage  sync.Map // limit account id -> *used
 	byHash sync.Map // mandate JWS hash -> *Mandate
-	byJTI  sync.Map // mandate owner + NUL + jti -> *Mandate
+	byJTI  sync.Map // issuerJTI{owner, jti} -> *Mandate
 	keys   sync.Map // kid -> protocol.PublicKey of a registered key
 
 	platformRules atomic.Pointer[[]*risk.CompiledRule]
