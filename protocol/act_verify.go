@@ -3,7 +3,6 @@ package protocol
 // Signing and verifying ACT objects.
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -206,6 +205,11 @@ type Parsed[T any] struct {
 	obj    *T
 	objErr error  // base64url or strict JSON of the payload, or its vct
 	objAt  string // which of those failed, for the trace
+
+	// cj and obj point here: a parse is one allocation for them (every
+	// payment parses a closed mandate).
+	cjv  compactJWS
+	objv T
 }
 
 // Parse reads an ACT object of type T without verifying it. It never
@@ -214,16 +218,22 @@ func Parse[T any, P objectPtr[T]](raw []byte) *Parsed[T] {
 	// A copy, so the bytes verified are the bytes decoded whatever the
 	// caller does with raw meanwhile (Verified.Raw shares it).
 	// (One too large is refused before anything is copied.)
+	// The copy has room after it for the decoded payload (at most
+	// three quarters of raw), so the two are one allocation.
+	var spare []byte
 	if len(raw) <= JWSBytesMax {
-		raw = bytes.Clone(raw)
+		buf := make([]byte, len(raw), len(raw)+jwsB64.DecodedLen(len(raw)))
+		copy(buf, raw)
+		raw, spare = buf[:len(raw):len(raw)], buf[len(raw):cap(buf)]
 	}
 	p := &Parsed[T]{raw: raw}
-	if p.cj, p.cjErr = parseCompact(raw); p.cjErr != nil {
+	if p.cjErr = p.cjv.parse(raw); p.cjErr != nil {
 		return p
 	}
-	var obj P = new(T)
+	p.cj = &p.cjv
+	var obj P = &p.objv
 	spec := kindSpecs[obj.Kind()]
-	payload := make([]byte, jwsB64.DecodedLen(len(p.cj.payloadB64)))
+	payload := spare[:jwsB64.DecodedLen(len(p.cj.payloadB64))]
 	n, err := jwsB64.Decode(payload, p.cj.payloadB64)
 	if err != nil {
 		p.objErr, p.objAt = failWrap(CodeJWSMalformed, "payload", err), "base64url"

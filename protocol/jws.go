@@ -34,6 +34,7 @@ type compactJWS struct {
 	signingInput []byte // raw[:second dot]: what the signature covers
 	payloadB64   []byte
 	sig          []byte
+	sigBuf       [64]byte // sig, when it fits (EdDSA's and ES256's do)
 }
 
 // ParseHeader returns the protected header of a compact JWS without
@@ -50,52 +51,68 @@ func ParseHeader(compact []byte) (Header, error) {
 
 // parseCompact splits and checks the framing and the header.
 func parseCompact(raw []byte) (*compactJWS, error) {
+	c := new(compactJWS)
+	if err := c.parse(raw); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parse sets c to raw's parts, checked as parseCompact does; c is left
+// unset when it fails.
+func (c *compactJWS) parse(raw []byte) error {
 	if len(raw) > JWSBytesMax {
-		return nil, fail(CodeJWSTooLarge, "", fmt.Sprintf("%d bytes, limit %d", len(raw), JWSBytesMax))
+		return fail(CodeJWSTooLarge, "", fmt.Sprintf("%d bytes, limit %d", len(raw), JWSBytesMax))
 	}
 	d1 := bytes.IndexByte(raw, '.')
 	if d1 < 0 {
-		return nil, fail(CodeJWSMalformed, "", "not three dot-separated parts")
+		return fail(CodeJWSMalformed, "", "not three dot-separated parts")
 	}
 	d2 := bytes.IndexByte(raw[d1+1:], '.')
 	if d2 < 0 {
-		return nil, fail(CodeJWSMalformed, "", "not three dot-separated parts")
+		return fail(CodeJWSMalformed, "", "not three dot-separated parts")
 	}
 	d2 += d1 + 1
 	if bytes.IndexByte(raw[d2+1:], '.') >= 0 {
-		return nil, fail(CodeJWSMalformed, "", "more than three parts (JWE or detached forms are not ACT)")
+		return fail(CodeJWSMalformed, "", "more than three parts (JWE or detached forms are not ACT)")
 	}
 	hb64, pb64, sb64 := raw[:d1], raw[d1+1:d2], raw[d2+1:]
 	if len(hb64) == 0 || len(pb64) == 0 || len(sb64) == 0 {
-		return nil, fail(CodeJWSMalformed, "", "an empty part")
+		return fail(CodeJWSMalformed, "", "an empty part")
 	}
 	if jwsB64.DecodedLen(len(hb64)) > HeaderBytesMax {
-		return nil, fail(CodeJWSTooLarge, "header", fmt.Sprintf("limit %d bytes", HeaderBytesMax))
+		return fail(CodeJWSTooLarge, "header", fmt.Sprintf("limit %d bytes", HeaderBytesMax))
 	}
 	h, err := decodeHeader(hb64)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sig := make([]byte, jwsB64.DecodedLen(len(sb64)))
+	sig := c.sigBuf[:0]
+	if l := jwsB64.DecodedLen(len(sb64)); l <= len(c.sigBuf) {
+		sig = c.sigBuf[:l]
+	} else {
+		sig = make([]byte, l)
+	}
 	n, err := jwsB64.Decode(sig, sb64)
 	if err != nil {
-		return nil, failWrap(CodeJWSMalformed, "signature", fmt.Errorf("base64url: %w", err))
+		return failWrap(CodeJWSMalformed, "signature", fmt.Errorf("base64url: %w", err))
 	}
 	sig = sig[:n]
 	switch h.Alg {
 	case AlgEdDSA, AlgES256:
 	case "":
-		return nil, fail(CodeJWSHeaderInvalid, "header.alg", "missing")
+		return fail(CodeJWSHeaderInvalid, "header.alg", "missing")
 	default:
-		return nil, fail(CodeAlgUnsupported, "header.alg", fmt.Sprintf("%q; ACT accepts EdDSA and ES256", h.Alg))
+		return fail(CodeAlgUnsupported, "header.alg", fmt.Sprintf("%q; ACT accepts EdDSA and ES256", h.Alg))
 	}
 	if h.Typ == "" {
-		return nil, fail(CodeJWSHeaderInvalid, "header.typ", "missing")
+		return fail(CodeJWSHeaderInvalid, "header.typ", "missing")
 	}
 	if !isThumbprint(h.Kid) {
-		return nil, fail(CodeJWSHeaderInvalid, "header.kid", "not an RFC 7638 SHA-256 thumbprint")
+		return fail(CodeJWSHeaderInvalid, "header.kid", "not an RFC 7638 SHA-256 thumbprint")
 	}
-	return &compactJWS{header: h, signingInput: raw[:d2], payloadB64: pb64, sig: sig}, nil
+	c.header, c.signingInput, c.payloadB64, c.sig = h, raw[:d2], pb64, sig
+	return nil
 }
 
 // headers holds the headers decoded lately by their base64url text: a
