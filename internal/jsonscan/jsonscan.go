@@ -11,6 +11,7 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 )
 
@@ -80,16 +81,34 @@ func (s *Scanner) Raw() ([]byte, bool) {
 		return nil, false
 	}
 	v := s.b[s.i+1 : s.i+1+n]
-	if bytes.IndexByte(v, '\\') >= 0 {
+	if !unescaped(v) {
 		return nil, false
-	}
-	for _, c := range v {
-		if c < 0x20 {
-			return nil, false
-		}
 	}
 	s.i += n + 2
 	return v, true
+}
+
+// unescaped reports whether v has no backslash and no control character,
+// eight bytes at a time: a word whose test flags a byte (exactly, but
+// for bytes after a flagged one) is looked at byte by byte.
+func unescaped(v []byte) bool {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		x := binary.LittleEndian.Uint64(v[i:])
+		// (w - ones) &^ w has the high bit of w's zero bytes set; x -
+		// ones*0x20 flags the bytes below 0x20 the same way.
+		b := x ^ ones*'\\'
+		if ((x-ones*0x20)&^x|(b-ones)&^b)&high != 0 {
+			break
+		}
+	}
+	for ; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // Str reads a string without escapes or control characters into dst.

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"testing"
@@ -110,4 +111,54 @@ func FuzzSkip(f *testing.F) {
 			t.Fatalf("Skip refused %q, which encoding/json takes", in)
 		}
 	})
+}
+
+// rawWant is Raw's definition: after white space, a quote and the bytes
+// up to the next quote, if none of them is a backslash or a control
+// character.
+func rawWant(in []byte) ([]byte, bool) {
+	in = bytes.TrimLeft(in, " \t\n\r")
+	if len(in) == 0 || in[0] != '"' {
+		return nil, false
+	}
+	for i := 1; i < len(in); i++ {
+		switch c := in[i]; {
+		case c == '"':
+			return in[1:i], true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func checkRaw(t testing.TB, in []byte) {
+	t.Helper()
+	got, ok := New(in).Raw()
+	want, wantOK := rawWant(in)
+	if ok != wantOK || string(got) != string(want) {
+		t.Fatalf("Raw(%q) = %q, %v; want %q, %v", in, got, ok, want, wantOK)
+	}
+}
+
+// TestRaw: Raw reads eight bytes at a time; every byte value at every
+// position of strings of 7 to 24 bytes is judged as byte by byte.
+func TestRaw(t *testing.T) {
+	base := []byte("eyJhbGciOiJFZERTQSIsImtp")
+	for _, n := range []int{7, 8, 9, 16, 23, 24} {
+		for p := range n {
+			for c := range 256 {
+				b := append([]byte{'"'}, base[:n]...)
+				b[1+p] = byte(c)
+				checkRaw(t, append(b, '"', ','))
+			}
+		}
+	}
+}
+
+func FuzzRaw(f *testing.F) {
+	f.Add([]byte(`"eyJhbGciOiJFZERTQSIsImtpZCI6ImdVRVZucUJZbnNZd3E1Q21vV0pNNVAyU0RCMEs0ZXROWTJ5dWUtRFBycDQi"`))
+	f.Add([]byte("\"caf\u00e9 \x7f\x1f\\\\\""))
+	f.Add([]byte(`"abc`))
+	f.Fuzz(func(t *testing.T, in []byte) { checkRaw(t, in) })
 }
