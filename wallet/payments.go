@@ -325,6 +325,10 @@ func holdReason(p *Payment) string {
 func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m *Mandate, p *Payment, body any,
 	now time.Time, tm *stageTimer, refuse func([]ledger.Result) error) error {
 	hold := holdReason(p)
+	payee, err := s.ensurePayee(ctx, p.Payee, w.Ledger)
+	if err != nil {
+		return err
+	}
 	ts := make([]ledger.Transfer, len(p.Legs))
 	control := ControlLedger(m.Ledger)
 	for i, l := range p.Legs {
@@ -334,7 +338,7 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 		case "uses", legCheckout:
 			t.CreditAccountID, t.Amount, t.Ledger = limitSink(UsesLedger), 1, UsesLedger
 		case "payment":
-			t.CreditAccountID, t.Ledger, t.Code = PayeeAccount(p.Payee, w.Ledger), w.Ledger, TransferPayment
+			t.CreditAccountID, t.Ledger, t.Code = payee, w.Ledger, TransferPayment
 		}
 		if hold != "" {
 			t.Flags |= ledger.TransferPending
@@ -348,9 +352,6 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 		p.Status = StatusHeld
 		exp := now.Add(s.ttl).UTC()
 		p.ExpiresAt = &exp
-	}
-	if err := s.ensurePayee(ctx, p.Payee, w.Ledger); err != nil {
-		return err
 	}
 	fps := fingerprints(ts)
 	creq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, body)}}
@@ -585,21 +586,29 @@ func (s *Service) ensurePeriods(ctx context.Context, m *Mandate, now time.Time) 
 	return nil
 }
 
-// ensurePayee opens a payee's receiving account (idempotent).
-func (s *Service) ensurePayee(ctx context.Context, payee string, l uint32) error {
-	aid := PayeeAccount(payee, l)
-	if _, ok := s.ensured.Load(aid); ok {
-		return nil
+// ensurePayee opens a payee's receiving account (idempotent) and returns
+// its id (PayeeAccount). Every payment asks: the accounts opened are
+// remembered by payee and ledger, so the usual answer costs one lookup.
+func (s *Service) ensurePayee(ctx context.Context, payee string, l uint32) (ledger.ID, error) {
+	if x, ok := s.payees.Load(payeeLedger{payee, l}); ok {
+		return x.(ledger.ID), nil
 	}
+	aid := PayeeAccount(payee, l)
 	res, err := s.engine.CreateAccounts(ctx, []ledger.Account{{ID: aid, Ledger: l, Code: CodePayee, Flags: ledger.AccountHistory}}, nil)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrEngine, err)
+		return ledger.ID{}, fmt.Errorf("%w: %w", ErrEngine, err)
 	}
 	if !res[0].Committed() {
-		return fmt.Errorf("%w: payee account: %v", ErrConflict, res[0])
+		return ledger.ID{}, fmt.Errorf("%w: payee account: %v", ErrConflict, res[0])
 	}
-	s.ensured.Store(aid, struct{}{})
-	return nil
+	s.payees.Store(payeeLedger{payee, l}, aid)
+	return aid, nil
+}
+
+// payeeLedger keys the payee accounts opened.
+type payeeLedger struct {
+	payee  string
+	ledger uint32
 }
 
 // chainRefusal explains why a payment's chain failed: the leg that failed

@@ -156,6 +156,7 @@ type Service struct {
 	loadNames     names             // while load runs: the owners, agents and statuses of the payments read
 	assets        map[string]uint32 // currency code -> ledger
 	ensured       sync.Map          // period account id -> struct{}: funded
+	payees        sync.Map          // payeeLedger -> its account id (PayeeAccount): opened
 
 	stats  stats
 	usage  sync.Map // limit account id -> *used
