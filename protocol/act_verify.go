@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Sign checks obj against every rule a verifier applies that does not
@@ -150,7 +151,7 @@ func (vc *VerifyContext) note(check, detail string, err error) error {
 // bytes received, their HashJWS, the header and the key that signed it.
 type Verified[T any] struct {
 	Claims *T
-	Raw    []byte
+	Raw    []byte // not to be modified: it may share memory with Parsed.Text
 	Hash   string
 	Header Header
 	Signer PartyKey
@@ -210,6 +211,8 @@ type Parsed[T any] struct {
 	// payment parses a closed mandate).
 	cjv  compactJWS
 	objv T
+
+	copied bool // raw is the parse's own copy (Text shares it)
 }
 
 // Parse reads an ACT object of type T without verifying it. It never
@@ -226,7 +229,7 @@ func Parse[T any, P objectPtr[T]](raw []byte) *Parsed[T] {
 		copy(buf, raw)
 		raw, spare = buf[:len(raw):len(raw)], buf[len(raw):cap(buf)]
 	}
-	p := &Parsed[T]{raw: raw}
+	p := &Parsed[T]{raw: raw, copied: spare != nil}
 	if p.cjErr = p.cjv.parse(raw); p.cjErr != nil {
 		return p
 	}
@@ -258,6 +261,18 @@ func Parse[T any, P objectPtr[T]](raw []byte) *Parsed[T] {
 	}
 	p.obj = (*T)(obj)
 	return p
+}
+
+// Text returns the bytes received as a string without copying them: it
+// shares the parse's own copy (Verified.Raw), which nothing modifies. A
+// payment keeps its closed mandate's text, so every payment saves a copy
+// of about a kilobyte. Bytes too large to parse, which Parse does not
+// copy, are copied when Text is called.
+func (p *Parsed[T]) Text() string {
+	if !p.copied || len(p.raw) == 0 {
+		return string(p.raw)
+	}
+	return unsafe.String(unsafe.SliceData(p.raw), len(p.raw))
 }
 
 // Unverified returns the decoded payload, not verified: for routing only.

@@ -62,3 +62,30 @@ func FuzzIsHashB64(f *testing.F) {
 		}
 	})
 }
+
+// TestParsedText: Text is the bytes received, whatever the caller does
+// with its slice afterwards, for an object that parses, one that does
+// not and none; bytes too large to parse (which Parse does not copy) are
+// read when Text is called.
+func TestParsedText(t *testing.T) {
+	w := newWorld(t)
+	co := w.sign(w.merchant, w.checkout())
+	for _, raw := range [][]byte{
+		w.sign(w.agent, w.closedPayment(co, usd(8220), HashJWS(co))),
+		[]byte("not.a.jws"),
+		{},
+	} {
+		want := string(raw)
+		p := Parse[ClosedPaymentMandate](raw)
+		for i := range raw {
+			raw[i] = '!'
+		}
+		if got := p.Text(); got != want {
+			t.Fatalf("Text() = %.40q..., want %.40q...", got, want)
+		}
+	}
+	large := []byte(strings.Repeat("x", JWSBytesMax+1))
+	if got := Parse[ClosedPaymentMandate](large).Text(); got != string(large) {
+		t.Fatalf("Text() of %d bytes = %d bytes", len(large), len(got))
+	}
+}

@@ -255,7 +255,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	}
 	p := &Payment{ID: pid, Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
-		Closed: string(req.ClosedMandate), CreatedAt: now.UTC()}
+		Closed: parsed.Text(), CreatedAt: now.UTC()}
 	// A payment with this jti made before (other bytes): refused here, or,
 	// if it commits concurrently, by the ledger (its single-use leg).
 	if made {
