@@ -58,8 +58,8 @@ func parseCompact(raw []byte) (*compactJWS, error) {
 	return c, nil
 }
 
-// parse sets c to raw's parts, checked as parseCompact does; c is left
-// unset when it fails.
+// parse sets c to raw's parts, checked as parseCompact does; its parts
+// are set only when it succeeds.
 func (c *compactJWS) parse(raw []byte) error {
 	if len(raw) > JWSBytesMax {
 		return fail(CodeJWSTooLarge, "", fmt.Sprintf("%d bytes, limit %d", len(raw), JWSBytesMax))
