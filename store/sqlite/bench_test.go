@@ -110,6 +110,16 @@ func (l *benchLoad) nextBatch() *ledger.Batch {
 	return b
 }
 
+// benchStore opens a store in a temporary directory and commits l's
+// accounts to it.
+func benchStore(b *testing.B, l *benchLoad) *Store {
+	s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
+	if err := s.CommitBatch(context.Background(), l.first()); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
 // commitTimed commits batch with the benchmark's timer running (it is
 // stopped when called) and returns the process's CPU time the commit took;
 // the timer is left running.
@@ -141,12 +151,8 @@ func BenchmarkCommitBatch(b *testing.B) {
 			ids = "random"
 		}
 		b.Run(fmt.Sprintf("accounts=%d/ids=%s", tc.accounts, ids), func(b *testing.B) {
-			ctx := context.Background()
-			s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
 			l := newBenchLoad(tc.accounts, tc.randomIDs)
-			if err := s.CommitBatch(ctx, l.first()); err != nil {
-				b.Fatal(err)
-			}
+			s := benchStore(b, l)
 			var touched int
 			var cpu time.Duration
 			b.ReportAllocs()
@@ -307,12 +313,8 @@ func BenchmarkCommitBatchSmall(b *testing.B) {
 	for _, tc := range []struct{ size, outcomes int }{{1, 1}, {32, 32}, {32, 0}, {256, 256}} {
 		size := tc.size
 		b.Run(fmt.Sprintf("transfers=%d/outcomes=%d", size, tc.outcomes), func(b *testing.B) {
-			ctx := context.Background()
-			s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
 			l := newBenchLoadSize(1000, false, size)
-			if err := s.CommitBatch(ctx, l.first()); err != nil {
-				b.Fatal(err)
-			}
+			s := benchStore(b, l)
 			body := make([]byte, 600)
 			n := 0
 			var cpu time.Duration
@@ -369,12 +371,8 @@ func walletDoc(l *benchLoad, key string, legs []ledger.TransferRecord) []byte {
 // the store's share of a payment's cost (BenchmarkPay in wallet/).
 func BenchmarkCommitWalletBatch(b *testing.B) {
 	const payments, legs = 320, 3
-	ctx := context.Background()
-	s := openAt(b, filepath.Join(b.TempDir(), "bench.db"))
 	l := newBenchLoadSize(1000, false, payments*legs)
-	if err := s.CommitBatch(ctx, l.first()); err != nil {
-		b.Fatal(err)
-	}
+	s := benchStore(b, l)
 	var cpu time.Duration
 	b.ResetTimer()
 	for range b.N {
