@@ -388,7 +388,9 @@ func NewConfirmation(pub PublicKey) (Confirmation, error) {
 // and a receipt's reference are HashJWS values.
 func HashJWS(compact []byte) string {
 	sum := sha256.Sum256(compact)
-	return jwsB64.EncodeToString(sum[:])
+	var b [hashBytesB64]byte
+	jwsB64.Encode(b[:], sum[:])
+	return string(b[:])
 }
 
 // hashBytesB64 is the length of a HashJWS value.

@@ -117,9 +117,14 @@ func (w *Writer) KBool(name string, v bool) {
 // KTime appends the member name with t as time.Time encodes itself.
 func (w *Writer) KTime(name string, t time.Time) {
 	w.Key(name)
-	q, err := t.MarshalJSON()
-	w.OK = w.OK && err == nil
-	w.B = append(w.B, q...)
+	// MarshalJSON's bytes (the quoted strict RFC 3339 text), appended in
+	// place rather than allocated.
+	b, err := t.AppendText(append(w.B, '"'))
+	if err != nil {
+		w.OK = false
+		return
+	}
+	w.B = append(b, '"')
 }
 
 // Array appends n elements, written by elem, as a JSON array (null when
