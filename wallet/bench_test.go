@@ -3,6 +3,7 @@ package wallet_test
 import (
 	"fmt"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,11 +24,13 @@ import (
 // the agent's work); they pay 64 merchants, so the platform's daily
 // review per merchant holds none. It reports payments/s, the share held
 // (expected 0), the mean time per stage, the engine's batches (requests
-// per batch, commit time per batch), the process's CPU time and the
-// bytes written per payment, with 1 caller (the baseline: each payment
-// its own durable commit), 256 and 1024 concurrent callers. It runs with
+// per batch, commit time per batch), the process's CPU time (and the
+// collector's share of it) and the bytes written per payment, with 1
+// caller (the baseline: each payment its own durable commit), 256 and
+// 1024 concurrent callers. It runs with
 // the GOMAXPROCS serve runs with (proc.ServerProcs: one more than the
-// -cpu given, unless the environment sets it), reported as procs.
+// -cpu given, unless the environment sets it), reported as procs, and
+// its garbage collector's settings (proc.UseServerGC).
 func BenchmarkPay(b *testing.B) {
 	for _, callers := range []int{1, 256, 1024} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) { benchmarkPay(b, callers) })
@@ -36,6 +39,7 @@ func BenchmarkPay(b *testing.B) {
 
 func benchmarkPay(b *testing.B, callers int) {
 	defer runtime.GOMAXPROCS(proc.UseServerProcs())
+	defer proc.UseServerGC()()
 	e := newEnv(b, withoutVelocity())
 	defer e.stop()
 	const agents = 8
@@ -102,6 +106,9 @@ func benchmarkPay(b *testing.B, callers int) {
 	}
 	b.SetParallelism(max(callers/runtime.GOMAXPROCS(0), 1))
 	b.ResetTimer()
+	gc := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(gc)
+	gc0 := gc[0].Value.Float64()
 	start := time.Now()
 	if callers == 1 {
 		for i := 0; i < n && pay(); i++ {
@@ -114,6 +121,7 @@ func benchmarkPay(b *testing.B, callers int) {
 	}
 	elapsed := time.Since(start)
 	cpu := proc.CPU() - cpu0
+	metrics.Read(gc)
 	b.StopTimer()
 	runtime.GC()
 	var ms runtime.MemStats
@@ -133,6 +141,8 @@ func benchmarkPay(b *testing.B, callers int) {
 	// per payment: with c cores, c/cpu is the most payments a second the
 	// path can make, however it is scheduled.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(paid), "cpu_µs/payment")
+	// Of it, the garbage collector's (the runtime's estimate).
+	b.ReportMetric((gc[0].Value.Float64()-gc0)*1e6/float64(paid), "gc_µs/payment")
 	for i, name := range wallet.StageNames {
 		b.ReportMetric(float64(after.Nanos[i]-before.Nanos[i])/float64(paid)/1e3, name+"_µs")
 	}

@@ -65,6 +65,7 @@ The server is started in-process on a temporary data directory unless
 			}
 			if !remote {
 				proc.UseServerProcs() // as serve runs
+				proc.UseServerGC()
 			}
 			fmt.Fprintf(out, "agentpay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n\n",
 				runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))

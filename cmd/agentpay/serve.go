@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/agentpay/agentpay/internal/proc"
@@ -27,6 +28,7 @@ in flight and exits.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			proc.UseServerProcs()
+			proc.UseServerGC()
 			cfg.Logger = logger
 			ctx := cmd.Context()
 			n, err := startNode(ctx, cfg)
@@ -42,7 +44,8 @@ in flight and exits.`,
 			} else {
 				fmt.Fprintf(out, "Try next: agentpay demo --url %s, or curl %s/healthz\n", n.URL(), n.URL())
 			}
-			logger.Info("serving", "url", n.URL(), "data_dir", dir, "gomaxprocs", runtime.GOMAXPROCS(0))
+			logger.Info("serving", "url", n.URL(), "data_dir", dir, "gomaxprocs", runtime.GOMAXPROCS(0),
+				"gogc", proc.GCPercent(), "gomemlimit", debug.SetMemoryLimit(-1))
 			select {
 			case <-ctx.Done():
 			case err := <-n.served:

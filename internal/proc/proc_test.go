@@ -50,3 +50,38 @@ func TestServerProcs(t *testing.T) {
 		t.Errorf("with GOMAXPROCS set, ServerProcs(2) = %d, want 2", got)
 	}
 }
+
+// TestServerGC: ServerGCPercent unless GOGC is set in the environment;
+// UseServerGC applies it and its restore puts the old setting back.
+func TestServerGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	if got := ServerGC(100); got != ServerGCPercent {
+		t.Errorf("ServerGC(100) = %d, want %d", got, ServerGCPercent)
+	}
+	before := GCPercent()
+	restore := UseServerGC()
+	if now := GCPercent(); now != ServerGCPercent {
+		t.Errorf("after UseServerGC the GC percent is %d, want %d", now, ServerGCPercent)
+	}
+	restore()
+	if back := GCPercent(); back != before {
+		t.Errorf("after restore the GC percent is %d, want %d", back, before)
+	}
+	t.Setenv("GOGC", "300")
+	if got := ServerGC(300); got != 300 {
+		t.Errorf("with GOGC set, ServerGC(300) = %d, want 300", got)
+	}
+}
+
+// TestParseMemoryMax: a byte count is a limit; "max", garbage and
+// non-positive values are none.
+func TestParseMemoryMax(t *testing.T) {
+	for in, want := range map[string]int64{"1073741824\n": 1 << 30, "max\n": 0, "": 0, "-5": 0, "0": 0, "x1": 0,
+		"9223372036854775807": 0} {
+		got, ok := parseMemoryMax(in)
+		if got != want || ok != (want > 0) {
+			t.Errorf("parseMemoryMax(%q) = %d, %v; want %d", in, got, ok, want)
+		}
+	}
+}
