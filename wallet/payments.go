@@ -251,7 +251,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	}
 	if c.ID != peek.ID || c.IssuedAt != peek.IssuedAt {
 		pid = paymentID(agent.ID, c.ID, c.IssuedAt)
-		_, made = s.payments.Load(pid)
+		_, made = s.payments.load(pid)
 	}
 	p := &Payment{ID: pid, Mandate: m.ID, Agent: agent.ID, Owner: m.Owner,
 		Wallet: w.ID, Payee: c.Payee.ID, Amount: amt.Amount, Currency: amt.Currency, Scale: amt.Scale,
@@ -776,10 +776,8 @@ func (s *Service) keepKept(k *kept) {
 // index makes k the payment's current state, in the id map and in its
 // owner's list, and returns the state it replaced (nil: none).
 func (s *Service) index(k *kept) (prev *kept) {
-	x0, replaced := s.payments.Swap(k.id, k)
-	if replaced {
-		prev = x0.(*kept)
-	}
+	prev = s.payments.swap(k)
+	replaced := prev != nil
 	x, ok := s.byOwner.Load(k.owner)
 	if !ok {
 		x, _ = s.byOwner.LoadOrStore(k.owner, &ownerPayments{sorted: true})
@@ -885,11 +883,11 @@ func listingOrder(a, b *kept) int {
 // payment returns payment pid (false: there is none), decoded from its
 // doc, read from the store if it is not kept.
 func (s *Service) payment(ctx context.Context, pid string) (*Payment, bool, error) {
-	x, ok := s.payments.Load(pid)
+	k, ok := s.payments.load(pid)
 	if !ok {
 		return nil, false, nil
 	}
-	p, err := s.paymentOf(ctx, x.(*kept))
+	p, err := s.paymentOf(ctx, k)
 	return p, err == nil, err
 }
 
@@ -990,11 +988,11 @@ var ErrBadCursor = errors.New("wallet: the cursor names none of the owner's paym
 func (s *Service) PaymentsPage(owner, agent, status, after string, limit int) ([]*Payment, string, error) {
 	var from *kept
 	if after != "" {
-		x, ok := s.payments.Load(after)
-		if !ok || x.(*kept).owner != owner {
+		k, ok := s.payments.load(after)
+		if !ok || k.owner != owner {
 			return nil, "", fmt.Errorf("%w: %s", ErrBadCursor, after)
 		}
-		from = x.(*kept)
+		from = k
 	}
 	x, ok := s.byOwner.Load(owner)
 	if !ok {

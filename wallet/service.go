@@ -148,7 +148,7 @@ type Service struct {
 	agents        map[string]*Agent // by agent id
 	agentKeys     map[string]*Agent // by key thumbprint (kid)
 	mandates      map[string]*Mandate
-	payments      sync.Map          // payment id -> *kept
+	payments      paymentIndex      // payment id -> *kept
 	byOwner       sync.Map          // owner id -> *ownerPayments
 	docsKept      docRing           // the payments whose docs are kept
 	legacyJTIs    sync.Map          // jtiKey -> payment id, of payments without a single-use leg
