@@ -19,6 +19,9 @@ import "github.com/agentpay/agentpay/internal/jsonscan"
 // fastDecoder is a payload type with a fast path. decodeFast runs on
 // valid UTF-8; it returns false, leaving the value zero, when data is not
 // of the shape it reads, and accepts only what checkJSONShape accepts.
+// data is the payload Parse decoded into its own buffer, which nothing
+// modifies afterwards, so the strings read share it rather than copy it
+// (a closed mandate's dozen strings are a dozen allocations fewer).
 type fastDecoder interface {
 	decodeFast(data []byte) bool
 }
@@ -71,7 +74,7 @@ func readClaim(s *jsonscan.Scanner, c *Claims, name []byte) bool {
 }
 
 func (m *ClosedPaymentMandate) decodeFast(data []byte) bool {
-	s := jsonscan.New(data)
+	s := jsonscan.NewShared(data)
 	ok := s.Object(func(name []byte) bool {
 		switch string(name) {
 		case "transaction_id":

@@ -601,7 +601,9 @@ func (s *Service) ensurePayee(ctx context.Context, payee string, l uint32) (ledg
 	if !res[0].Committed() {
 		return ledger.ID{}, fmt.Errorf("%w: payee account: %v", ErrConflict, res[0])
 	}
-	s.payees.Store(payeeLedger{payee, l}, aid)
+	// A copy: payee may share the closed mandate's buffer (Parse), which
+	// the map would otherwise keep whole.
+	s.payees.Store(payeeLedger{strings.Clone(payee), l}, aid)
 	return aid, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"unsafe"
 )
 
 // MaxMembers is the most members an object read by Object may have; one
@@ -24,12 +25,19 @@ const maxDepth = 64
 
 // Scanner reads JSON tokens from a byte slice.
 type Scanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	share bool // Str's strings share b's bytes
 }
 
 // New returns a Scanner reading b.
 func New(b []byte) *Scanner { return &Scanner{b: b} }
+
+// NewShared returns a Scanner reading b whose strings (Str) share b's
+// bytes instead of copying them: for a b that nothing modifies while
+// anything read from it is in use, such as a decoder's own copy of its
+// input. The strings keep all of b alive.
+func NewShared(b []byte) *Scanner { return &Scanner{b: b, share: true} }
 
 // space skips white space.
 func (s *Scanner) space() {
@@ -114,7 +122,11 @@ func unescaped(v []byte) bool {
 // Str reads a string without escapes or control characters into dst.
 func (s *Scanner) Str(dst *string) bool {
 	v, ok := s.Raw()
-	if ok {
+	switch {
+	case !ok:
+	case s.share && len(v) > 0:
+		*dst = unsafe.String(&v[0], len(v))
+	default:
 		*dst = string(v)
 	}
 	return ok

@@ -162,3 +162,30 @@ func FuzzRaw(f *testing.F) {
 	f.Add([]byte(`"abc`))
 	f.Fuzz(func(t *testing.T, in []byte) { checkRaw(t, in) })
 }
+
+// TestStrShared: a shared scanner's strings are the input's bytes (they
+// change with it), a copying scanner's are not; both read the same
+// values, empty strings included, and refuse the same strings.
+func TestStrShared(t *testing.T) {
+	in := []byte(`["abc",""]`)
+	var copied, shared, empty string
+	c, s := New(in), NewShared(in)
+	for _, sc := range []*Scanner{c, s} {
+		if !sc.Next('[') {
+			t.Fatal("no array")
+		}
+	}
+	if !c.Str(&copied) || !s.Str(&shared) || copied != "abc" || shared != "abc" {
+		t.Fatalf("read %q and %q, want abc", copied, shared)
+	}
+	if !s.Next(',') || !s.Str(&empty) || empty != "" {
+		t.Fatalf("shared empty string: %q", empty)
+	}
+	in[3] = 'X'
+	if copied != "abc" || shared != "aXc" {
+		t.Fatalf("after the input changed: copied %q (want abc), shared %q (want aXc)", copied, shared)
+	}
+	if NewShared([]byte(`"a\nb"`)).Str(&shared) {
+		t.Fatal("a shared scanner took an escaped string")
+	}
+}
