@@ -82,7 +82,7 @@ type writer struct {
 	vals  []driver.Value         // the values of the rows of one bulk insert
 
 	assets, accounts, chunks, recent, history, ids, expiries, creations *bulk
-	docChunks, docKeys                                                  *bulk
+	docChunks, docKeys, docKeyGroups                                    *bulk
 	prevTS                                                              uint64 // the shard's position timestamp before this batch
 
 	docs docChunker // the batch's docs, packed
@@ -116,6 +116,11 @@ type writer struct {
 	pieces     []l0Piece
 	l1Buf      []byte // level-1 history rows being compacted
 	l1Rows     []l1Row
+
+	// docGroups are the batch's docs whose keys are grouped, groupBuf
+	// their doc_key_groups entries (writeDocGroups).
+	docGroups []docGroupKey
+	groupBuf  []byte
 }
 
 // l1Row is a level-1 history row being written: the account, its last
@@ -129,6 +134,16 @@ type l1Row struct {
 // idKey is one transfer's entry in the id index.
 type idKey struct {
 	hi, lo, ts uint64
+}
+
+// docGroupKey is a doc of the batch whose key is grouped: its index in
+// the batch's docs, its key's suffix and the first_ts of its chunk. The
+// doc's kind and prefix are read from the batch, so the writer keeps no
+// reference to it between batches.
+type docGroupKey struct {
+	doc    int32
+	suffix [docSuffixSize]byte
+	chunk  uint64
 }
 
 func newWriter(dc driver.Conn, av *accountView) *writer {
@@ -156,6 +171,8 @@ func newWriter(dc driver.Conn, av *accountView) *writer {
 			4, ""),
 		docKeys: newBulk("INSERT INTO doc_keys (kind, key, timestamp, shard, chunk_ts) VALUES ",
 			5, ""),
+		docKeyGroups: newBulk(`INSERT INTO doc_key_groups
+			(kind, prefix, min_suffix, max_suffix, shard, first_ts, entries) VALUES `, 7, ""),
 		acctIndex:  map[ledger.ID]int32{},
 		evFiles:    map[string]*evFile{},
 		evPending:  map[string]*evFile{},
@@ -170,7 +187,7 @@ func (w *writer) close() error {
 		errs = append(errs, st.Close())
 	}
 	for _, b := range []*bulk{w.assets, w.accounts, w.chunks, w.recent, w.history, w.ids, w.expiries,
-		w.creations, w.docChunks, w.docKeys} {
+		w.creations, w.docChunks, w.docKeys, w.docKeyGroups} {
 		for _, st := range b.stmts {
 			errs = append(errs, st.(driver.Stmt).Close())
 		}
@@ -491,8 +508,10 @@ func (w *writer) checkSeq(b *ledger.Batch) error {
 
 // writeDocs writes the batch's docs (in timestamp order, checkBatch
 // checks) packed into doc_chunks rows of up to docChunkBytesMax bytes, and
-// their doc_keys rows. A shard's chunks must not overlap in time, so docs
-// at or before the shard's last stored doc are refused as a conflict.
+// their keys: grouped in doc_key_groups rows for keys that end in a ULID
+// (writeDocGroups), a doc_keys row each for the others. A shard's chunks
+// must not overlap in time, so docs at or before the shard's last stored
+// doc are refused as a conflict.
 func (w *writer) writeDocs(ctx context.Context, b *ledger.Batch) error {
 	if len(b.Docs) == 0 {
 		return nil
@@ -527,14 +546,77 @@ func (w *writer) writeDocs(ctx context.Context, b *ledger.Batch) error {
 		return conflict(err)
 	}
 	w.vals = w.vals[:0]
+	w.docGroups = w.docGroups[:0]
 	for i := range c.chunks {
 		ch := &c.chunks[i]
 		for j := ch.from; j < ch.to; j++ {
 			d := &b.Docs[j]
+			if _, suffix, ok := splitDocKey(d.Key); ok {
+				w.docGroups = append(w.docGroups, docGroupKey{doc: int32(j), suffix: suffix, chunk: ch.first})
+				continue
+			}
 			w.vals = append(w.vals, d.Kind, d.Key, int64(d.Timestamp), int64(b.Shard), int64(ch.first))
 		}
 	}
-	return conflict(w.insert(ctx, w.docKeys))
+	if err := w.insert(ctx, w.docKeys); err != nil {
+		return conflict(err)
+	}
+	return conflict(w.writeDocGroups(ctx, b))
+}
+
+// docPrefix returns the doc_key_groups prefix of a grouped key: the key
+// without its suffix.
+func docPrefix(key string) string { return key[:len(key)-docSuffixLen] }
+
+// writeDocGroups writes the doc_key_groups rows of the docs in
+// w.docGroups: sorted by kind, prefix, suffix and timestamp (the batch's
+// order), cut into groups of up to docGroupEntriesMax that share their
+// kind and prefix. Payment keys made in the same millisecond share a row.
+func (w *writer) writeDocGroups(ctx context.Context, b *ledger.Batch) error {
+	keys := w.docGroups
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, func(x, y docGroupKey) int {
+		dx, dy := &b.Docs[x.doc], &b.Docs[y.doc]
+		if c := strings.Compare(dx.Kind, dy.Kind); c != 0 {
+			return c
+		}
+		if c := strings.Compare(docPrefix(dx.Key), docPrefix(dy.Key)); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(x.suffix[:], y.suffix[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.doc, y.doc)
+	})
+	n := len(keys)
+	w.groupBuf = slices.Grow(w.groupBuf[:0], n*docEntrySize)[:n*docEntrySize]
+	for i := range keys {
+		k := &keys[i]
+		putDocGroupEntry(w.groupBuf[i*docEntrySize:], &k.suffix, b.Docs[k.doc].Timestamp, k.chunk)
+	}
+	w.vals = w.vals[:0]
+	for i := 0; i < n; {
+		d := &b.Docs[keys[i].doc]
+		prefix := docPrefix(d.Key)
+		j := i + 1
+		for j < n && j-i < docGroupEntriesMax {
+			dj := &b.Docs[keys[j].doc]
+			if dj.Kind != d.Kind || docPrefix(dj.Key) != prefix {
+				break
+			}
+			j++
+		}
+		// The group's least and greatest suffixes are its first and last
+		// entries'.
+		first, last := i*docEntrySize, (j-1)*docEntrySize
+		w.vals = append(w.vals, d.Kind, prefix, w.groupBuf[first:first+docSuffixSize],
+			w.groupBuf[last:last+docSuffixSize], int64(b.Shard), int64(d.Timestamp),
+			w.groupBuf[first:j*docEntrySize])
+		i = j
+	}
+	return w.insert(ctx, w.docKeyGroups)
 }
 
 // writeCreations indexes the accounts the batch created (those newer than

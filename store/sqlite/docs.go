@@ -288,76 +288,159 @@ func (s *Store) ListDocs(ctx context.Context, shard uint32, from, to uint64, fn 
 	return nil
 }
 
-// DocHistory returns every doc with kind and key, oldest first (none: an
-// empty slice). It reads only the chunks doc_keys names.
+// DocHistory returns every doc with kind and key, oldest first (none: a
+// nil slice). It reads only the chunks its keys name: from doc_keys, and,
+// when the key ends in a ULID, from the doc_key_groups rows whose suffix
+// range covers it (docs committed before schema version 13 have doc_keys
+// rows whatever their key). One statement reads both tables, and the
+// chunks of doc_keys rows with them; grouped docs' chunks are read after
+// it, which sees what it named: chunks are never changed once written.
 func (s *Store) DocHistory(ctx context.Context, kind, key string) ([]ledger.Doc, error) {
-	st, err := s.rstmt(ctx, `SELECT k.timestamp, k.shard, k.chunk_ts, c.records FROM doc_keys k
-		LEFT JOIN doc_chunks c ON c.shard = k.shard AND c.first_ts = k.chunk_ts
-		WHERE k.kind = ? AND k.key = ? ORDER BY k.timestamp, k.shard`)
+	st, err := s.rstmt(ctx, docHistoryQuery)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: docs: %w", err)
 	}
-	rows, err := st.QueryContext(ctx, kind, key)
+	var prefixArg, suffixArg any // NULL: no group holds the key
+	prefix, suffix, grouped := splitDocKey(key)
+	if grouped {
+		prefixArg, suffixArg = prefix, suffix[:]
+	}
+	rows, err := st.QueryContext(ctx, kind, key, prefixArg, suffixArg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: docs: %w", err)
 	}
 	defer rows.Close()
-	var out []ledger.Doc
-	var buf []byte
+	var (
+		found []shardDoc
+		keys  []docKey // grouped docs, to read after the statement
+		buf   []byte
+	)
 	for rows.Next() {
-		var ts, shard, chunk int64
-		var stored sql.RawBytes
-		if err := rows.Scan(&ts, &shard, &chunk, &stored); err != nil {
+		var ts, chunk sql.NullInt64
+		var shard int64
+		var stored, minSuffix, maxSuffix sql.RawBytes
+		if err := rows.Scan(&ts, &shard, &chunk, &stored, &minSuffix, &maxSuffix); err != nil {
 			return nil, fmt.Errorf("sqlite: docs: %w", err)
 		}
+		if shard < 0 || shard > math.MaxUint32 {
+			return nil, fmt.Errorf("sqlite: docs of %s/%s: shard %d out of range", kind, key, shard)
+		}
+		if !ts.Valid { // a doc_key_groups row
+			err := findDocGroup(minSuffix, maxSuffix, stored, suffix[:], func(e docGroupEntry) {
+				keys = append(keys, docKey{ts: e.ts, chunk: e.chunk, shard: uint32(shard)})
+			})
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: docs of %s/%s: shard %d, suffixes %x to %x: %w",
+					kind, key, shard, []byte(minSuffix), []byte(maxSuffix), err)
+			}
+			continue
+		}
 		if stored == nil {
-			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: its chunk %d is missing", ts, shard, chunk)
+			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: its chunk %d is missing", ts.Int64, shard, chunk.Int64)
+		}
+		if ts.Int64 < 0 || chunk.Int64 < 0 {
+			return nil, fmt.Errorf("sqlite: doc of %s/%s: timestamp %d, chunk %d out of range", kind, key, ts.Int64, chunk.Int64)
 		}
 		recs, err := unpackDocChunk(&buf, stored)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: chunk %d: %w", ts, shard, chunk, err)
+			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: chunk %d: %w", ts.Int64, shard, chunk.Int64, err)
 		}
-		c := docCursor{first: uint64(chunk), recs: recs}
-		r, err := c.find(uint64(ts))
+		c := docCursor{first: uint64(chunk.Int64), recs: recs}
+		r, err := c.find(uint64(ts.Int64))
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: %w", ts, shard, err)
+			return nil, fmt.Errorf("sqlite: doc at %d of shard %d: %w", ts.Int64, shard, err)
 		}
-		out = append(out, r.doc())
+		if err := checkDocFound(&r, shard, kind, key, false); err != nil {
+			return nil, err
+		}
+		found = append(found, shardDoc{uint32(shard), r.doc()})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: docs: %w", err)
 	}
+	rows.Close()
+	if len(keys) > 0 {
+		chunkSt, err := s.rstmt(ctx, docChunkQuery)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: docs: %w", err)
+		}
+		sortDocKeys(keys)
+		kr := keyedReader{st: chunkSt}
+		for _, k := range keys {
+			r, err := kr.find(ctx, k)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkDocFound(&r, int64(k.shard), kind, key, false); err != nil {
+				return nil, err
+			}
+			found = append(found, shardDoc{k.shard, r.doc()})
+		}
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	// Docs of both tables, or doc_keys rows in whatever order the
+	// statement gave them: oldest first.
+	byAge := func(x, y shardDoc) int {
+		return cmp.Or(cmp.Compare(x.d.Timestamp, y.d.Timestamp), cmp.Compare(x.shard, y.shard))
+	}
+	if !slices.IsSortedFunc(found, byAge) {
+		slices.SortFunc(found, byAge)
+	}
+	out := make([]ledger.Doc, len(found))
+	for i := range found {
+		out[i] = found[i].d
+	}
 	return out, nil
+}
+
+// shardDoc is a doc and its shard.
+type shardDoc struct {
+	shard uint32
+	d     ledger.Doc
+}
+
+// docHistoryQuery reads a key's doc_keys rows, each with its chunk
+// (timestamp, shard, chunk_ts, records, NULL, NULL), and the
+// doc_key_groups rows whose suffix range covers it (docGroupsOfKey):
+// ?1 is the kind, ?2 the key, ?3 and ?4 its prefix and suffix (NULL for a
+// key that is not grouped).
+const docHistoryQuery = `SELECT k.timestamp, k.shard, k.chunk_ts, c.records, NULL, NULL FROM doc_keys k
+		LEFT JOIN doc_chunks c ON c.shard = k.shard AND c.first_ts = k.chunk_ts
+		WHERE k.kind = ?1 AND k.key = ?2
+	UNION ALL ` + docGroupsOfKey
+
+// docGroupsOfKey selects the doc_key_groups rows of kind ?1 and prefix ?3
+// whose suffix range covers suffix ?4 (NULL, shard, NULL, entries,
+// min_suffix, max_suffix), by the primary key: the rows of the prefix up
+// to the suffix, of which only those reaching it are returned.
+const docGroupsOfKey = `SELECT NULL, shard, NULL, entries, min_suffix, max_suffix FROM doc_key_groups
+		WHERE kind = ?1 AND prefix = ?3 AND min_suffix <= ?4 AND max_suffix >= ?4`
+
+// docChunkQuery reads one doc chunk.
+const docChunkQuery = "SELECT records FROM doc_chunks WHERE shard = ? AND first_ts = ?"
+
+// checkDocFound fails unless r, found where a key of shard points, is of
+// kind (and, unless ofKind, of key): anything else is a corrupt index.
+func checkDocFound(r *docRecord, shard int64, kind, key string, ofKind bool) error {
+	if string(r.kind) != kind || !ofKind && string(r.key) != key {
+		return fmt.Errorf("sqlite: doc at %d of shard %d is %s/%s, not of the %s/%s its key names",
+			r.ts, shard, r.kind, r.key, kind, key)
+	}
+	return nil
 }
 
 // DocsOfKind calls fn with every doc of kind with a timestamp above after,
 // in timestamp order (services rebuild their state from it on start).
-// The keys come by doc_keys' primary key (kind, key, ...) and are put in
-// timestamp order in memory: no index orders them by time (version 12).
+// The keys come from doc_keys by its primary key (kind, key, ...) and from
+// every doc_key_groups row of the kind, and are put in timestamp order in
+// memory: no index orders them by time (version 12).
 func (s *Store) DocsOfKind(ctx context.Context, kind string, after uint64, fn func(ledger.Doc) error) error {
 	if after > math.MaxInt64 {
 		return nil
 	}
-	return s.keyedDocs(ctx, fn,
-		"SELECT timestamp, shard, chunk_ts FROM doc_keys WHERE kind = ? AND timestamp > ?",
-		kind, int64(after))
-}
-
-// docKey is a doc_keys row: a doc's timestamp, shard and chunk.
-type docKey struct {
-	ts, chunk uint64
-	shard     uint32
-}
-
-// keyedDocs calls fn, in timestamp (then shard) order, with the docs
-// that query (over doc_keys, returning timestamp, shard, chunk_ts) names,
-// read from one snapshot: the keys first, then their chunks.
-// Each chunk is read once per run of its docs: a shard's docs come in
-// timestamp order, so each shard's current chunk is kept and read on from
-// where its last doc was found.
-func (s *Store) keyedDocs(ctx context.Context, fn func(ledger.Doc) error, query string, args ...any) error {
-	const chunkQuery = "SELECT records FROM doc_chunks WHERE shard = ? AND first_ts = ?"
-	chunkSt, err := s.rstmt(ctx, chunkQuery)
+	chunkSt, err := s.rstmt(ctx, docChunkQuery)
 	if err != nil {
 		return fmt.Errorf("sqlite: docs: %w", err)
 	}
@@ -366,50 +449,148 @@ func (s *Store) keyedDocs(ctx context.Context, fn func(ledger.Doc) error, query 
 		return fmt.Errorf("sqlite: docs: %w", err)
 	}
 	defer tx.Rollback()
-	var keys []docKey
-	if err := eachRow(ctx, tx, "doc keys", func(r *sql.Rows) error {
-		var ts, shard, chunk int64
-		if err := r.Scan(&ts, &shard, &chunk); err != nil {
-			return err
-		}
-		keys = append(keys, docKey{ts: uint64(ts), chunk: uint64(chunk), shard: uint32(shard)})
-		return nil
-	}, query, args...); err != nil {
+	keys, err := s.docKeysOfKind(ctx, tx, kind, after)
+	if err != nil {
 		return fmt.Errorf("sqlite: docs: %w", err)
 	}
-	if len(keys) == 0 {
-		return nil
-	}
-	slices.SortFunc(keys, func(a, b docKey) int {
-		return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.shard, b.shard))
-	})
-	chunkTx := tx.StmtContext(ctx, chunkSt)
-	cursors := map[uint32]*docCursor{} // by shard: its current chunk
+	sortDocKeys(keys)
+	kr := keyedReader{st: tx.StmtContext(ctx, chunkSt)}
 	for _, k := range keys {
-		c := cursors[k.shard]
-		if c == nil || c.first != k.chunk {
-			var stored []byte
-			err := chunkTx.QueryRowContext(ctx, int64(k.shard), int64(k.chunk)).Scan(&stored)
-			if err != nil {
-				return fmt.Errorf("sqlite: docs: chunk %d of shard %d: %w", k.chunk, k.shard, err)
-			}
-			var buf []byte // each shard's cursor keeps its own records
-			recs, err := unpackDocChunk(&buf, stored)
-			if err != nil {
-				return fmt.Errorf("sqlite: docs: chunk %d of shard %d: %w", k.chunk, k.shard, err)
-			}
-			c = &docCursor{first: k.chunk, recs: recs}
-			cursors[k.shard] = c
-		}
-		r, err := c.find(k.ts)
+		r, err := kr.find(ctx, k)
 		if err != nil {
-			return fmt.Errorf("sqlite: doc at %d of shard %d: %w", k.ts, k.shard, err)
+			return err
+		}
+		if err := checkDocFound(&r, int64(k.shard), kind, "", true); err != nil {
+			return err
 		}
 		if err := fn(r.doc()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// docKey is a doc's place: its timestamp, shard and chunk.
+type docKey struct {
+	ts, chunk uint64
+	shard     uint32
+}
+
+// sortDocKeys puts keys in timestamp, then shard order.
+func sortDocKeys(keys []docKey) {
+	slices.SortFunc(keys, func(a, b docKey) int {
+		return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.shard, b.shard))
+	})
+}
+
+// The queries of a kind's doc places: doc_keys rows (timestamp, shard,
+// chunk_ts) after a timestamp, and doc_key_groups rows (shard,
+// min_suffix, max_suffix, entries).
+const (
+	docKeysOfKind   = "SELECT timestamp, shard, chunk_ts FROM doc_keys WHERE kind = ? AND timestamp > ?"
+	docGroupsOfKind = "SELECT shard, min_suffix, max_suffix, entries FROM doc_key_groups WHERE kind = ?"
+)
+
+// docKeysOfKind returns the places of the docs of kind with a timestamp
+// above after, from doc_keys and doc_key_groups, in no order.
+func (s *Store) docKeysOfKind(ctx context.Context, tx *sql.Tx, kind string, after uint64) ([]docKey, error) {
+	var keys []docKey
+	err := s.eachDocRow(ctx, tx, docKeysOfKind, []any{kind, int64(after)}, func(rows *sql.Rows) error {
+		var ts, shard, chunk int64
+		if err := rows.Scan(&ts, &shard, &chunk); err != nil {
+			return err
+		}
+		if ts < 0 || chunk < 0 || shard < 0 || shard > math.MaxUint32 {
+			return fmt.Errorf("doc key of kind %s: timestamp %d, shard %d, chunk %d out of range", kind, ts, shard, chunk)
+		}
+		keys = append(keys, docKey{ts: uint64(ts), chunk: uint64(chunk), shard: uint32(shard)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("doc keys: %w", err)
+	}
+	err = s.eachDocRow(ctx, tx, docGroupsOfKind, []any{kind}, func(rows *sql.Rows) error {
+		var shard int64
+		var minSuffix, maxSuffix, entries sql.RawBytes
+		if err := rows.Scan(&shard, &minSuffix, &maxSuffix, &entries); err != nil {
+			return err
+		}
+		if shard < 0 || shard > math.MaxUint32 {
+			return fmt.Errorf("doc key group of kind %s: shard %d out of range", kind, shard)
+		}
+		err := eachDocGroup(minSuffix, maxSuffix, entries, func(e docGroupEntry) {
+			if e.ts > after {
+				keys = append(keys, docKey{ts: e.ts, chunk: e.chunk, shard: uint32(shard)})
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("kind %s, shard %d, suffixes %x to %x: %w", kind, shard, []byte(minSuffix), []byte(maxSuffix), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("doc key groups: %w", err)
+	}
+	return keys, nil
+}
+
+// eachDocRow runs the reader statement of query in tx with args and calls
+// fn for every row.
+func (s *Store) eachDocRow(ctx context.Context, tx *sql.Tx, query string, args []any, fn func(*sql.Rows) error) error {
+	st, err := s.rstmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// keyedReader reads docs by their places (docChunkQuery in st), in
+// timestamp (then shard) order. Each chunk is read once per run of its
+// docs: a shard's docs come in timestamp order, so each shard's current
+// chunk is kept and read on from where its last doc was found.
+type keyedReader struct {
+	st      *sql.Stmt
+	cursors map[uint32]*docCursor // by shard: its current chunk
+}
+
+// find returns the doc at k.
+func (kr *keyedReader) find(ctx context.Context, k docKey) (docRecord, error) {
+	if kr.cursors == nil {
+		kr.cursors = map[uint32]*docCursor{}
+	}
+	c := kr.cursors[k.shard]
+	if c == nil || c.first != k.chunk {
+		var stored []byte
+		err := kr.st.QueryRowContext(ctx, int64(k.shard), int64(k.chunk)).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return docRecord{}, fmt.Errorf("sqlite: doc at %d of shard %d: its chunk %d is missing", k.ts, k.shard, k.chunk)
+		}
+		if err != nil {
+			return docRecord{}, fmt.Errorf("sqlite: docs: chunk %d of shard %d: %w", k.chunk, k.shard, err)
+		}
+		var buf []byte // each shard's cursor keeps its own records
+		recs, err := unpackDocChunk(&buf, stored)
+		if err != nil {
+			return docRecord{}, fmt.Errorf("sqlite: docs: chunk %d of shard %d: %w", k.chunk, k.shard, err)
+		}
+		c = &docCursor{first: k.chunk, recs: recs}
+		kr.cursors[k.shard] = c
+	}
+	r, err := c.find(k.ts)
+	if err != nil {
+		return docRecord{}, fmt.Errorf("sqlite: doc at %d of shard %d: %w", k.ts, k.shard, err)
+	}
+	return r, nil
 }
 
 // fillDocChunks moves the docs of version 7's docs table into doc_chunks

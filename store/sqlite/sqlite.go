@@ -19,7 +19,9 @@
 // 0), level 0 merged into one batch every 32 batches and moved to
 // per-account rows (level 1) once it holds enough; the transfer-id index
 // in groups of ids that share a 48-bit prefix; and the batch's docs packed
-// into rows of up to 64 KiB, with a small key row per doc (docs.go). Rows
+// into rows of up to 64 KiB (docs.go), their keys in groups of keys that
+// end in a ULID of the same millisecond, or a small key row per doc for
+// other keys (dockeys.go). Rows
 // are written in key order, so a commit appends pages rather than touching
 // one page per account or transfer. The schema and its rationale are in
 // migrations/.

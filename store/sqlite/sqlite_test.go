@@ -242,6 +242,10 @@ func TestCommitBatchKeepsNothing(t *testing.T) {
 	b.Timestamp = b.Transfers[4].Timestamp
 	b.Expiries = []ledger.Expiry{{PendingID: ledger.IDFromUint64(7), Timestamp: b.Timestamp}}
 	b.Outcomes = []ledger.Outcome{{Key: "k", Body: []byte("body"), CreatedAt: 1}}
+	// Docs with a grouped key and another (doc_key_groups, doc_keys).
+	payKey := "pay_" + b.Transfers[0].ID.String()
+	b.Docs = []ledger.Doc{{Kind: "payment", Key: payKey, Body: []byte(`{"a":1}`), Timestamp: b.Timestamp - 1},
+		{Kind: "payment", Key: "other", Body: []byte(`{"b":2}`), Timestamp: b.Timestamp}}
 	if err := s.CommitBatch(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -263,12 +267,18 @@ func TestCommitBatchKeepsNothing(t *testing.T) {
 	// Scribbling over the batch changes nothing stored.
 	b.Transfers[0].Amount++
 	b.Outcomes[0].Body[0] = 'X'
+	b.Docs[0].Body[0], b.Docs[1].Body[0] = 'X', 'X'
 	got, err := s.GetTransfer(ctx, want.ID)
 	if err != nil || got != want {
 		t.Errorf("GetTransfer = %+v, %v; want %+v", got, err, want)
 	}
 	if o, err := s.GetOutcome(ctx, "k"); err != nil || string(o.Body) != "body" {
 		t.Errorf("GetOutcome = %q, %v; want body", o.Body, err)
+	}
+	for key, body := range map[string]string{payKey: `{"a":1}`, "other": `{"b":2}`} {
+		if docs, err := s.DocHistory(ctx, "payment", key); err != nil || len(docs) != 1 || string(docs[0].Body) != body {
+			t.Errorf("DocHistory(%s) = %v, %v; want one doc %s", key, docs, err, body)
+		}
 	}
 }
 
