@@ -334,11 +334,21 @@ func FuzzDocChunk(f *testing.F) {
 }
 
 // benchDocs commits what batches of wallet payments carry in docs: 100
-// docs of ~2.6 KB (JSON) each, with time-ordered keys pay_<timestamp>.
+// docs of ~2.6 KB (JSON) each, with time-ordered keys pay_<timestamp>, or
+// with ulid, keys pay_<ULID> as the wallet's (100 to a millisecond).
 type benchDocs struct {
 	s       *Store
 	ts, seq uint64
 	body    []byte
+	ulid    bool
+}
+
+// key returns the key of the doc at ts.
+func (d *benchDocs) key(ts uint64) string {
+	if d.ulid {
+		return ulidKey("pay_", 1_750_000_000_000+ts/100_000, 0, ts*0x9e3779b97f4a7c15)
+	}
+	return fmt.Sprintf("pay_%016x", ts)
 }
 
 const benchDocsPerBatch = 100
@@ -353,7 +363,7 @@ func (d *benchDocs) batch() *ledger.Batch {
 	batch := &ledger.Batch{Seq: d.seq}
 	for range benchDocsPerBatch {
 		d.ts += 1000
-		batch.Docs = append(batch.Docs, ledger.Doc{Kind: "payment", Key: fmt.Sprintf("pay_%016x", d.ts), Body: d.body, Timestamp: d.ts})
+		batch.Docs = append(batch.Docs, ledger.Doc{Kind: "payment", Key: d.key(d.ts), Body: d.body, Timestamp: d.ts})
 	}
 	batch.Timestamp = d.ts
 	return batch
@@ -388,23 +398,32 @@ func BenchmarkCommitDocs(b *testing.B) {
 }
 
 // BenchmarkDocHistory reads single docs back by key (a point read) from
-// 100 batches of benchDocs.
+// 100 batches of benchDocs: keys in doc_keys (hex) or grouped (ulid).
 func BenchmarkDocHistory(b *testing.B) {
-	ctx := context.Background()
-	d := newBenchDocs(b)
-	for range 100 {
-		if err := d.s.CommitBatch(ctx, d.batch()); err != nil {
-			b.Fatal(err)
+	for _, ulid := range []bool{false, true} {
+		name := "keys=hex"
+		if ulid {
+			name = "keys=ulid"
 		}
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	b.ResetTimer()
-	for range b.N {
-		key := fmt.Sprintf("pay_%016x", 1000*(1+rng.Uint64N(d.ts/1000)))
-		docs, err := d.s.DocHistory(ctx, "payment", key)
-		if err != nil || len(docs) != 1 {
-			b.Fatalf("DocHistory(%s) = %d docs, %v", key, len(docs), err)
-		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			d := newBenchDocs(b)
+			d.ulid = ulid
+			for range 100 {
+				if err := d.s.CommitBatch(ctx, d.batch()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			b.ResetTimer()
+			for range b.N {
+				key := d.key(1000 * (1 + rng.Uint64N(d.ts/1000)))
+				docs, err := d.s.DocHistory(ctx, "payment", key)
+				if err != nil || len(docs) != 1 {
+					b.Fatalf("DocHistory(%s) = %d docs, %v", key, len(docs), err)
+				}
+			}
+		})
 	}
 }
 
