@@ -25,7 +25,8 @@ import (
 // review per merchant holds none. It reports payments/s, the share held
 // (expected 0), the mean time per stage, the engine's batches (requests
 // per batch, commit time per batch), the process's CPU time (and the
-// collector's share of it) and the bytes written per payment, with 1
+// collector's share of it), the machine's idle and stolen shares of its
+// CPUs, and the bytes written per payment, with 1
 // caller (the baseline: each payment its own durable commit), 256 and
 // 1024 concurrent callers. It runs with
 // the GOMAXPROCS serve runs with (proc.ServerProcs: one more than the
@@ -109,6 +110,7 @@ func benchmarkPay(b *testing.B, callers int) {
 	gc := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	metrics.Read(gc)
 	gc0 := gc[0].Value.Float64()
+	m0 := proc.Machine()
 	start := time.Now()
 	if callers == 1 {
 		for i := 0; i < n && pay(); i++ {
@@ -122,6 +124,7 @@ func benchmarkPay(b *testing.B, callers int) {
 	elapsed := time.Since(start)
 	cpu := proc.CPU() - cpu0
 	metrics.Read(gc)
+	idle, stolen := proc.Machine().Shares(m0)
 	b.StopTimer()
 	runtime.GC()
 	var ms runtime.MemStats
@@ -143,6 +146,11 @@ func benchmarkPay(b *testing.B, callers int) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(paid), "cpu_µs/payment")
 	// Of it, the garbage collector's (the runtime's estimate).
 	b.ReportMetric((gc[0].Value.Float64()-gc0)*1e6/float64(paid), "gc_µs/payment")
+	// The machine's CPU time that went unused (idle or waiting for I/O)
+	// or to other guests (stolen): what the CPU time per payment does
+	// not explain of the rate.
+	b.ReportMetric(100*idle, "idle_%")
+	b.ReportMetric(100*stolen, "stolen_%")
 	for i, name := range wallet.StageNames {
 		b.ReportMetric(float64(after.Nanos[i]-before.Nanos[i])/float64(paid)/1e3, name+"_µs")
 	}

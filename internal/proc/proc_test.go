@@ -85,3 +85,27 @@ func TestParseMemoryMax(t *testing.T) {
 		}
 	}
 }
+
+// TestParseStatCPU: the fields of /proc/stat's cpu line land where they
+// belong; anything else reads as zeros; shares are of the time between.
+func TestParseStatCPU(t *testing.T) {
+	m := parseStatCPU("cpu  100 5 20 300 40 1 2 30 0 0")
+	if m != (MachineCPU{Idle: 340, Stolen: 30, Total: 498}) {
+		t.Fatalf("parsed %+v", m)
+	}
+	for _, bad := range []string{"", "cpu 1 2 3", "cpu0 1 2 3 4 5 6 7 8", "cpu a b c d e f g h"} {
+		if got := parseStatCPU(bad); got != (MachineCPU{}) {
+			t.Errorf("parseStatCPU(%q) = %+v, want zeros", bad, got)
+		}
+	}
+	later := MachineCPU{Idle: 340 + 25, Stolen: 30 + 5, Total: 498 + 100}
+	if idle, stolen := later.Shares(m); idle != 0.25 || stolen != 0.05 {
+		t.Fatalf("shares %v, %v; want 0.25, 0.05", idle, stolen)
+	}
+	if idle, stolen := m.Shares(m); idle != 0 || stolen != 0 {
+		t.Fatalf("shares of no time: %v, %v", idle, stolen)
+	}
+	if runtime.GOOS == "linux" && Machine().Total == 0 {
+		t.Fatal("Machine read nothing from /proc/stat")
+	}
+}
