@@ -11,9 +11,12 @@ const paymentShards = 64
 
 // paymentIndex maps payment ids to their kept state; its zero value is
 // empty and ready. Every payment looks its id up (a retry is the same
-// payment) and stores its state: one map per shard under its own lock
-// costs about half what sync.Map does at 100,000 payments (whose trie
-// walks several levels per lookup and allocates a node per store).
+// payment) and stores its state. With sync.Map, whose trie walks several
+// levels per lookup and allocates a node per store, the two took 0.25 s
+// of a 60,000-payment BenchmarkPay profile (1024 callers); with one map
+// per shard under its own lock, 0.12 s. (A benchmark of the index alone,
+// its trie hot in the cache, favours sync.Map: the payment path's other
+// work is what evicts it.)
 type paymentIndex struct {
 	shards [paymentShards]paymentShard
 }
