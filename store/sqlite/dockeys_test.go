@@ -469,20 +469,7 @@ func TestDocKeysProperty(t *testing.T) {
 // same milliseconds, into groups; every read merges both tables.
 func TestDocKeysOldAndGrouped(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "agentpay.db")
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.wconn.ExecContext(ctx, `CREATE TABLE schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migrations()[:7] {
-		if err := s.applyMigration(ctx, m); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-	}
+	s, path := openVersion7(t)
 	const ms = 1_750_000_000_000
 	rng := rand.New(rand.NewPCG(5, 6))
 	var keys []string

@@ -102,10 +102,11 @@ func checkDocs(t *testing.T, s *Store, want map[uint32][]ledger.Doc) {
 	}
 }
 
-// TestDocsMigrated: migration 8 moves the docs of a version-7 database
-// (one row per doc in docs) into doc_chunks and doc_keys and drops docs;
-// every doc reads back as it was.
-func TestDocsMigrated(t *testing.T) {
+// openVersion7 opens a new store with the schema of version 7 (the
+// migrations up to it applied, the later ones not): a database as it was
+// before docs were packed into chunks. It returns the store and its path.
+func openVersion7(t *testing.T) (*Store, string) {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "agentpay.db")
 	s, err := Open(ctx, path, Options{})
@@ -121,6 +122,15 @@ func TestDocsMigrated(t *testing.T) {
 			t.Fatalf("%s: %v", m.name, err)
 		}
 	}
+	return s, path
+}
+
+// TestDocsMigrated: migration 8 moves the docs of a version-7 database
+// (one row per doc in docs) into doc_chunks and doc_keys and drops docs;
+// every doc reads back as it was.
+func TestDocsMigrated(t *testing.T) {
+	ctx := context.Background()
+	s, path := openVersion7(t)
 	if v, err := s.SchemaVersion(ctx); err != nil || v != 7 {
 		t.Fatalf("SchemaVersion = %d, %v; want 7", v, err)
 	}
