@@ -422,7 +422,10 @@ func limitsOf(d protocol.Decision) []protocol.Limit {
 // legs returns the chain of payment p, made with a closed mandate of id
 // jti: every limit it consumes, then the money.
 func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, jti string, now time.Time) []Leg {
-	legs := []Leg{{Name: protocol.PeriodTotal, Account: m.totalAccount()}}
+	// total, the period budgets (len(m.Budgets) counts total too), uses
+	// and the money: one allocation.
+	legs := make([]Leg, 1, len(m.Budgets)+3)
+	legs[0] = Leg{Name: protocol.PeriodTotal, Account: m.totalAccount()}
 	for _, b := range m.Budgets {
 		if b.Period != protocol.PeriodTotal {
 			aid, _ := m.periodAccount(b.Period, now)
