@@ -59,22 +59,23 @@ func GCPercent() int {
 	return p
 }
 
-// cgroupMemoryMax returns the memory limit of the process's cgroup (v2:
-// /sys/fs/cgroup/memory.max), if it has one.
+// cgroupMemoryMax returns the memory limit of the process's cgroup, if
+// it has one: cgroup v2's memory.max, else v1's memory.limit_in_bytes.
 func cgroupMemoryMax() (int64, bool) {
-	b, err := os.ReadFile("/sys/fs/cgroup/memory.max")
-	if err != nil {
-		return 0, false
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		if b, err := os.ReadFile(f); err == nil {
+			return parseMemoryMax(string(b))
+		}
 	}
-	return parseMemoryMax(string(b))
+	return 0, false
 }
 
-// parseMemoryMax reads a cgroup v2 memory.max value: bytes, or "max" for
-// no limit.
+// parseMemoryMax reads a cgroup memory limit: bytes, or "max" (v2) or a
+// number near 2^63 (v1) for none.
 func parseMemoryMax(s string) (int64, bool) {
 	s = strings.TrimSpace(s)
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n == math.MaxInt64 {
+	if err != nil || n <= 0 || n >= math.MaxInt64/2 {
 		return 0, false
 	}
 	return n, true

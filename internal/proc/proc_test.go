@@ -78,7 +78,7 @@ func TestServerGC(t *testing.T) {
 // non-positive values are none.
 func TestParseMemoryMax(t *testing.T) {
 	for in, want := range map[string]int64{"1073741824\n": 1 << 30, "max\n": 0, "": 0, "-5": 0, "0": 0, "x1": 0,
-		"9223372036854775807": 0} {
+		"9223372036854775807": 0, "9223372036854771712": 0} {
 		got, ok := parseMemoryMax(in)
 		if got != want || ok != (want > 0) {
 			t.Errorf("parseMemoryMax(%q) = %d, %v; want %d", in, got, ok, want)
