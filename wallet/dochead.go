@@ -228,6 +228,9 @@ func readPayment(doc []byte, p *Payment) bool {
 			return s.Str(&p.Hold)
 		case "decision":
 			return readDecision(s, &p.Decision)
+		case "evaluated":
+			p.evaluated = &evaluated{}
+			return readEvaluated(s, p.evaluated)
 		case "risk":
 			return readRisk(s, &p.Risk)
 		case "legs":

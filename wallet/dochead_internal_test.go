@@ -192,7 +192,8 @@ func TestPaymentReadMatches(t *testing.T) {
 	})
 }
 
-// FuzzPaymentRead: whatever readPayment reads, encoding/json reads alike.
+// FuzzPaymentRead: whatever readPayment reads, encoding/json reads alike
+// (decodePaymentJSON, its evaluated record included).
 func FuzzPaymentRead(f *testing.F) {
 	p := &Payment{ID: "pay_1", Agent: "agt_1", Owner: "usr_1", Status: StatusHeld, Closed: "a.b.c", Amount: 31, Scale: 2,
 		Decision: protocol.Decision{Outcome: protocol.OutcomeAllow, Checks: []protocol.Check{{Index: 1, Detail: "d", Limits: []protocol.Limit{{Max: 5}}}}},
@@ -202,15 +203,23 @@ func FuzzPaymentRead(f *testing.F) {
 	f.Add(body)
 	f.Add([]byte(`{"id":"x","decision":{"checks":null},"risk":{"matches":[{"rule_id":"r","extra":[1]}]},"limits":[],"expires_at":null,"answer":{}}`))
 	f.Add([]byte(`{"id":"x","scale":255,"amount":-9223372036854775808,"decision":{"checks":[{"index":-1}]}}`))
+	p.evaluated = &evaluated{Outcome: protocol.OutcomeApprovalRequired, Code: protocol.CodeApprovalRequired,
+		Results:  []checkResult{{Result: protocol.CheckPass}, {Result: protocol.CheckUnresolved, Code: protocol.CodeApprovalRequired}},
+		Usage:    protocol.UsageState{SpentTotal: 5, SpentMonth: -1, Uses: 2, LastUseAt: time.Unix(1_799_999_999, 7).UTC()},
+		Category: "news"}
+	body, _ = appendPayment(nil, p)
+	f.Add(body)
+	f.Add([]byte(`{"id":"x","evaluated":{"results":[],"extra":{"a":[null]},"last_use_at":"2026-11-30T00:00:00+01:30"}}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		var got Payment
 		if !readPayment(doc, &got) {
 			return
 		}
-		var want Payment
-		if err := json.Unmarshal(doc, &want); err != nil {
+		wantp, err := decodePaymentJSON(doc)
+		if err != nil {
 			t.Fatalf("the fast path read %q, encoding/json refuses it: %v", doc, err)
 		}
+		want := *wantp
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q:\nread %+v\nwant %+v", doc, got, want)
 		}

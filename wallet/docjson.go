@@ -8,9 +8,11 @@ import (
 
 // A payment's doc is encoded on every payment; encoding/json's reflection
 // made it one of the costliest steps. appendPayment writes the bytes
-// json.Marshal writes for a *Payment, field by field, on jsonout.
-// TestPaymentJSONMatches holds it to json.Marshal on generated payments,
-// and TestPaymentJSONFields to the types' fields.
+// json.Marshal writes for a *Payment, field by field, on jsonout, but for
+// a direct payment's decision, whose doc holds its evaluated record
+// instead (evaluated.go). TestPaymentJSONMatches holds it to json.Marshal
+// on generated payments, TestPaymentJSONFields to the types' fields and
+// TestEvaluatedDocRoundTrip to the evaluated form.
 
 func kid(w *jsonout.Writer, name string, id ledger.ID) {
 	w.Key(name)
@@ -50,8 +52,13 @@ func appendPayment(b []byte, p *Payment) ([]byte, bool) {
 	if p.Hold != "" {
 		w.KStr("hold_reason", p.Hold)
 	}
-	w.Key("decision")
-	w.Decision(&p.Decision)
+	if p.evaluated != nil {
+		w.Key("evaluated")
+		appendEvaluated(w, p.evaluated)
+	} else {
+		w.Key("decision")
+		w.Decision(&p.Decision)
+	}
 	w.Key("risk")
 	riskJSON(w, &p.Risk)
 	w.Key("legs")

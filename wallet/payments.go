@@ -57,6 +57,10 @@ type Payment struct {
 	committed *submitted
 	// replayed: Pay answered a retry of a payment made before.
 	replayed bool
+	// evaluated, for a direct payment, is what its doc records of its
+	// decision instead of the checks (evaluated.go); nil for others. It
+	// is shared by the copies of a Payment, and never modified.
+	evaluated *evaluated
 }
 
 // Replayed reports whether Pay answered with a payment made before (the
@@ -276,14 +280,17 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	// The payee's category is the operator's (the merchant registry),
 	// never the agent's claim.
 	facts := &protocol.PaymentFacts{Amount: amt, Payee: c.Payee, ExecuteAt: exec, PayeeCategory: s.merchantCategory(c.Payee.ID)}
+	var usage protocol.UsageState // what the decision was computed on
 	evaluate := func(fresh bool) protocol.Decision {
-		return m.open.Claims.Evaluate(protocol.EvalInput{Now: now, Payment: facts, State: s.usageOf(ctx, m, now, fresh)})
+		usage = s.usageOf(ctx, m, now, fresh)
+		return m.open.Claims.Evaluate(protocol.EvalInput{Now: now, Payment: facts, State: usage})
 	}
 	p.Decision = evaluate(false)
 	if p.Decision.Outcome == protocol.OutcomeDeny &&
 		(p.Decision.Code == protocol.CodeBudgetExceeded || p.Decision.Code == protocol.CodeRecurrenceExceeded) {
 		p.Decision = evaluate(true)
 	}
+	p.evaluated = evaluatedOf(&p.Decision, usage, facts.PayeeCategory)
 	tm.done(StageMandate)
 	if p.Decision.Outcome == protocol.OutcomeDeny {
 		return nil, &Refusal{Code: p.Decision.Code, Detail: failedDetail(p.Decision), Decision: &p.Decision, Limits: limitsOf(p.Decision)}
@@ -839,10 +846,12 @@ func (s *Service) dropDoc(k *kept) {
 }
 
 // paymentOf returns k's payment, decoded from its doc, which is read from
-// the store when it is not kept.
+// the store when it is not kept, its decision explained (explain).
 func (s *Service) paymentOf(ctx context.Context, k *kept) (*Payment, error) {
 	if d := k.doc.Load(); d != nil {
-		return k.decode(*d), nil
+		p := k.decode(*d)
+		s.explain(p)
+		return p, nil
 	}
 	kind := KindPayment
 	if k.answered {
@@ -856,7 +865,9 @@ func (s *Service) paymentOf(ctx context.Context, k *kept) (*Payment, error) {
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("%w: payment %s has no %s doc in the store", ErrEngine, k.id, kind)
 	}
-	return k.decode(docs[len(docs)-1].Body), nil
+	p := k.decode(docs[len(docs)-1].Body)
+	s.explain(p)
+	return p, nil
 }
 
 // ownerPayments is one owner's kept payments, in listing order when a
@@ -904,9 +915,9 @@ func (k *kept) decode(doc []byte) *Payment {
 	if readPayment(doc, p) && p.ID == k.id {
 		return p
 	}
-	p = &Payment{}
-	if err := json.Unmarshal(doc, p); err != nil || p.ID != k.id {
-		p = &Payment{ID: k.id, Owner: k.owner, Agent: k.agent, Status: k.status, CreatedAt: time.Unix(0, k.created).UTC()}
+	p, err := decodePaymentJSON(doc)
+	if err != nil || p.ID != k.id {
+		return &Payment{ID: k.id, Owner: k.owner, Agent: k.agent, Status: k.status, CreatedAt: time.Unix(0, k.created).UTC()}
 	}
 	return p
 }
