@@ -379,6 +379,9 @@ func (s *Store) CommitBatch(ctx context.Context, b *ledger.Batch) error {
 	if s.ckpt.restartDue.Swap(false) {
 		s.restartWAL()
 	}
+	if s.cacheCommits++; s.cacheCommits >= cacheCheckCommits {
+		s.sizeCacheLocked(ctx)
+	}
 	s.ckpt.notify()
 	return nil
 }
