@@ -116,10 +116,11 @@ func (c *compactJWS) parse(raw []byte) error {
 }
 
 // headers holds the headers decoded lately by their base64url text: a
-// signer's objects share one header, decoded once. Bounded: it is
-// emptied when full.
+// signer's objects share one header, decoded once. Every parse looks it
+// up, from every request's goroutine: lookups share the lock. Bounded: it
+// is emptied when full.
 var headers struct {
-	sync.Mutex
+	sync.RWMutex
 	m map[string]Header
 }
 
@@ -128,12 +129,19 @@ const headersMax = 4096
 // decodeHeader decodes a protected header's base64url text as strict
 // JSON (not its members' values, which parseCompact checks).
 func decodeHeader(hb64 []byte) (Header, error) {
-	headers.Lock()
+	headers.RLock()
 	h, ok := headers.m[string(hb64)]
-	headers.Unlock()
+	headers.RUnlock()
 	if ok {
 		return h, nil
 	}
+	return decodeHeaderText(hb64)
+}
+
+// decodeHeaderText is decodeHeader's decoding, kept apart so that the
+// lookup's header does not escape to the heap.
+func decodeHeaderText(hb64 []byte) (Header, error) {
+	var h Header
 	hdr := make([]byte, jwsB64.DecodedLen(len(hb64)))
 	n, err := jwsB64.Decode(hdr, hb64)
 	if err != nil {

@@ -655,7 +655,14 @@ func (s *Service) chainRefusal(ctx context.Context, m *Mandate, p *Payment, res 
 // remaining returns what is left of each limit of the mandate now.
 func (s *Service) remaining(ctx context.Context, m *Mandate, now time.Time, fresh bool) []protocol.Limit {
 	left := func(aid ledger.ID) (used, max int64) { return s.usedOf(ctx, aid, fresh), 0 }
-	var out []protocol.Limit
+	n := len(m.Budgets)
+	if m.Uses > 0 {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]protocol.Limit, 0, n)
 	for _, b := range m.Budgets {
 		aid := m.totalAccount()
 		if b.Period != protocol.PeriodTotal {
