@@ -77,9 +77,11 @@ func (s *State) rollback(m chainMark) {
 // replay: each event gets ResultExists and nothing changes.
 //
 // apply must change event i only when it returns ResultOK; restore(i) puts
-// event i back as the caller submitted it after its chain failed.
+// event i back as the caller submitted it after its chain failed. apply's
+// absent is true when exists(i) has just returned ResultOK for event i and
+// nothing changed since: apply need not look its id up again.
 func (s *State) applyChains(n int, linked func(i int) bool, exists func(i int) Result,
-	apply func(i int, inChain bool) Result, restore func(i int), results []Result) {
+	apply func(i int, inChain, absent bool) Result, restore func(i int), results []Result) {
 	for start := 0; start < n; {
 		end := start // inclusive end of the chain
 		for end < n-1 && linked(end) {
@@ -87,7 +89,7 @@ func (s *State) applyChains(n int, linked func(i int) bool, exists func(i int) R
 		}
 		open := linked(end)
 		if start == end && !open {
-			results[start] = apply(start, false)
+			results[start] = apply(start, false, false)
 			start++
 			continue
 		}
@@ -99,14 +101,15 @@ func (s *State) applyChains(n int, linked func(i int) bool, exists func(i int) R
 			start = end + 1
 			continue
 		}
-		if s.replayChain(start, end, exists, results) {
+		replay, headAbsent := s.replayChain(start, end, exists, results)
+		if replay {
 			start = end + 1
 			continue
 		}
 		m := s.mark()
 		failed := -1
 		for i := start; i <= end; i++ {
-			r := apply(i, true)
+			r := apply(i, true, i == start && headAbsent)
 			results[i] = r
 			if r != ResultOK {
 				failed = i
@@ -130,17 +133,18 @@ func (s *State) applyChains(n int, linked func(i int) bool, exists func(i int) R
 }
 
 // replayChain reports whether events start..end all exist with the same
-// fields, and if so marks them ResultExists.
-func (s *State) replayChain(start, end int, exists func(i int) Result, results []Result) bool {
+// fields, and if so marks them ResultExists. Otherwise headAbsent reports
+// whether exists(start) was the last call to exists and returned ResultOK.
+func (s *State) replayChain(start, end int, exists func(i int) Result, results []Result) (replay, headAbsent bool) {
 	for i := start; i <= end; i++ {
-		if exists(i) != ResultExists {
-			return false
+		if r := exists(i); r != ResultExists {
+			return false, i == start && r == ResultOK
 		}
 	}
 	for i := start; i <= end; i++ {
 		results[i] = ResultExists
 	}
-	return true
+	return true, false
 }
 
 // CreateAccounts applies account creations with linked-chain rules and
@@ -151,7 +155,7 @@ func (s *State) CreateAccounts(now uint64, accounts []Account, results []Result)
 	s.applyChains(len(accounts),
 		func(i int) bool { return accounts[i].Flags&AccountLinked != 0 },
 		func(i int) Result { return s.accountExists(&accounts[i]) },
-		func(i int, _ bool) Result { return s.createAccount(now, &accounts[i]) },
+		func(i int, _, absent bool) Result { return s.createAccount(now, &accounts[i], absent) },
 		func(i int) { accounts[i].Timestamp = 0 },
 		results)
 }
@@ -170,7 +174,9 @@ func (s *State) accountExists(a *Account) Result {
 	return ResultExists
 }
 
-func (s *State) createAccount(now uint64, a *Account) Result {
+// createAccount creates a; absent means accountExists(a) is known to
+// return ResultOK.
+func (s *State) createAccount(now uint64, a *Account, absent bool) Result {
 	switch {
 	case a.Timestamp != 0:
 		return ResultTimestampMustBeZero
@@ -181,8 +187,10 @@ func (s *State) createAccount(now uint64, a *Account) Result {
 	case a.ID == IDMax:
 		return ResultIDMustNotBeIntMax
 	}
-	if r := s.accountExists(a); r != ResultOK {
-		return r
+	if !absent {
+		if r := s.accountExists(a); r != ResultOK {
+			return r
+		}
 	}
 	both := AccountDebitsMustNotExceedCredits | AccountCreditsMustNotExceedDebits
 	switch {
@@ -252,12 +260,21 @@ func Fingerprint(t *Transfer) uint64 {
 func (s *State) CreateTransfers(now uint64, transfers []Transfer, results []Result) {
 	s.mustBeOpen()
 	s.saved = s.saved[:0]
+	var fp uint64 // the fingerprint of the transfer exists saw last
 	s.applyChains(len(transfers),
 		func(i int) bool { return transfers[i].Flags&TransferLinked != 0 },
-		func(i int) Result { return s.transferExists(&transfers[i], Fingerprint(&transfers[i])) },
-		func(i int, inChain bool) Result {
+		func(i int) Result {
+			fp = Fingerprint(&transfers[i])
+			return s.transferExists(&transfers[i], fp)
+		},
+		func(i int, inChain, absent bool) Result {
 			t := transfers[i]
-			r := s.createTransfer(now, &t, inChain)
+			var r Result
+			if absent {
+				r = s.createTransfer(now, &t, fp, true, inChain)
+			} else {
+				r = s.createTransfer(now, &t, Fingerprint(&t), false, inChain)
+			}
 			if r == ResultOK {
 				if inChain {
 					s.saved = append(s.saved, savedTransfer{i, transfers[i]})
@@ -296,7 +313,9 @@ func (s *State) transferExists(t *Transfer, fp uint64) Result {
 	return ResultExists
 }
 
-func (s *State) createTransfer(now uint64, t *Transfer, inChain bool) Result {
+// createTransfer creates t, whose fingerprint is fp; absent means
+// transferExists(t, fp) is known to return ResultOK.
+func (s *State) createTransfer(now uint64, t *Transfer, fp uint64, absent, inChain bool) Result {
 	switch {
 	case t.Timestamp != 0:
 		return ResultTimestampMustBeZero
@@ -307,9 +326,10 @@ func (s *State) createTransfer(now uint64, t *Transfer, inChain bool) Result {
 	case t.ID == IDMax:
 		return ResultIDMustNotBeIntMax
 	}
-	fp := Fingerprint(t)
-	if r := s.transferExists(t, fp); r != ResultOK {
-		return r
+	if !absent {
+		if r := s.transferExists(t, fp); r != ResultOK {
+			return r
+		}
 	}
 	if r := validateTransferFlags(t.Flags); r != ResultOK {
 		return r

@@ -221,3 +221,80 @@ func TestIDText(t *testing.T) {
 		t.Fatal("ParseID accepted a value above 2^128")
 	}
 }
+
+// TestChainHeadResults: a chain's first event is looked up once before
+// the chain applies; its result is the same as when each event is looked
+// up as it applies, for ids above and below every recorded id.
+func TestChainHeadResults(t *testing.T) {
+	s := newTestState(t)
+	mustAccounts(t, s, Account{ID: id(1), Ledger: usd, Code: 1}, Account{ID: id(2), Ledger: usd, Code: 1})
+	tr := func(n uint64, amount uint64, linked bool) Transfer {
+		t := Transfer{ID: id(n), DebitAccountID: id(1), CreditAccountID: id(2), Amount: amount, Ledger: usd, Code: 1}
+		if linked {
+			t.Flags = TransferLinked
+		}
+		return t
+	}
+	if r := apply(s, tr(1000, 1, true), tr(20, 1, false)); r[0] != ResultOK || r[1] != ResultOK {
+		t.Fatalf("setup: %v", r)
+	}
+	stamped := tr(21, 1, true)
+	stamped.Timestamp = 5
+	for _, c := range []struct {
+		name  string
+		chain []Transfer
+		want  []Result
+	}{
+		{"head exists", []Transfer{tr(1000, 1, true), tr(22, 1, false)}, []Result{ResultExists, ResultLinkedEventFailed}},
+		{"head differs", []Transfer{tr(20, 2, true), tr(22, 1, false)}, []Result{ResultExistsWithDifferentFields, ResultLinkedEventFailed}},
+		{"second exists", []Transfer{tr(22, 1, true), tr(20, 1, false)}, []Result{ResultLinkedEventFailed, ResultExists}},
+		{"second repeats head", []Transfer{tr(22, 1, true), tr(22, 1, false)}, []Result{ResultLinkedEventFailed, ResultExistsWithDifferentFields}},
+		{"second repeats head above max", []Transfer{tr(2000, 1, true), tr(2000, 2, false)}, []Result{ResultLinkedEventFailed, ResultExistsWithDifferentFields}},
+		{"head stamped", []Transfer{stamped, tr(22, 1, false)}, []Result{ResultTimestampMustBeZero, ResultLinkedEventFailed}},
+		{"replay", []Transfer{tr(1000, 1, true), tr(20, 1, false)}, []Result{ResultExists, ResultExists}},
+	} {
+		before := s.TransferCount()
+		_, dpo, _, _ := balances(t, s, id(1))
+		r := apply(s, c.chain...)
+		for i := range c.want {
+			if r[i] != c.want[i] {
+				t.Fatalf("%s: got %v, want %v", c.name, r, c.want)
+			}
+		}
+		_, after, _, _ := balances(t, s, id(1))
+		if s.TransferCount() != before || after != dpo {
+			t.Fatalf("%s: transfers %d -> %d, debits %d -> %d", c.name, before, s.TransferCount(), dpo, after)
+		}
+		if c.chain[0].Timestamp != 0 && c.name != "head stamped" {
+			t.Fatalf("%s: head not restored: %+v", c.name, c.chain[0])
+		}
+	}
+	if r := apply(s, tr(23, 1, true), tr(24, 1, false)); r[0] != ResultOK || r[1] != ResultOK {
+		t.Fatalf("new chain below max: %v", r)
+	}
+	if r := apply(s, tr(23, 1, true), tr(24, 1, false)); r[0] != ResultExists || r[1] != ResultExists {
+		t.Fatalf("replayed chain below max: %v", r)
+	}
+
+	accts := func(a, b Account) []Result {
+		a.Flags |= AccountLinked
+		res := make([]Result, 2)
+		s.CreateAccounts(200, []Account{a, b}, res)
+		return res
+	}
+	if r := accts(Account{ID: id(1), Ledger: usd, Code: 2}, Account{ID: id(3), Ledger: usd, Code: 1}); r[0] != ResultExistsWithDifferentFields || r[1] != ResultLinkedEventFailed {
+		t.Fatalf("account head differs: %v", r)
+	}
+	if r := accts(Account{ID: id(3), Ledger: usd, Code: 1}, Account{ID: id(3), Ledger: usd, Code: 1}); r[0] != ResultLinkedEventFailed || r[1] != ResultExists {
+		t.Fatalf("account repeats head: %v", r)
+	}
+	if _, ok := s.Account(id(3)); ok {
+		t.Fatal("account of a failed chain was kept")
+	}
+	if r := accts(Account{ID: id(3), Ledger: usd, Code: 1}, Account{ID: id(4), Ledger: usd, Code: 1}); r[0] != ResultOK || r[1] != ResultOK {
+		t.Fatalf("account chain: %v", r)
+	}
+	if err := s.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}
