@@ -144,6 +144,24 @@ type request struct {
 	done      chan error
 }
 
+// requestPool holds requests whose done channel is empty and that nothing
+// will answer any more: a request goes back only after its one answer
+// was received, or when it was never queued.
+var requestPool = sync.Pool{New: func() any { return &request{done: make(chan error, 1)} }}
+
+func newRequest(kind requestKind) *request {
+	r := requestPool.Get().(*request)
+	r.kind = kind
+	return r
+}
+
+// release clears r and returns it to requestPool. The caller must have
+// received r's answer, or r must never have been queued.
+func (r *request) release() {
+	*r = request{done: r.done, docHashes: r.docHashes[:0]}
+	requestPool.Put(r)
+}
+
 type commitResult struct {
 	batch *Batch
 	err   error
@@ -247,14 +265,20 @@ func (e *Engine) Stats() Stats {
 // CreateAssets registers assets. It returns one result per asset once the
 // batch holding them is durable.
 func (e *Engine) CreateAssets(ctx context.Context, assets []Asset, idem *Idempotency) ([]Result, error) {
-	return e.submit(ctx, &request{kind: kindAssets, assets: assets, idem: idem}, len(assets))
+	r := newRequest(kindAssets)
+	r.assets, r.idem = assets, idem
+	res, _, err := e.submit(ctx, r, len(assets))
+	return res, err
 }
 
 // CreateAccounts creates accounts (see State.CreateAccounts). It returns
 // one result per account once the batch holding them is durable; accounts
 // with ResultOK have their Timestamp set.
 func (e *Engine) CreateAccounts(ctx context.Context, accounts []Account, idem *Idempotency) ([]Result, error) {
-	return e.submit(ctx, &request{kind: kindAccounts, accounts: accounts, idem: idem}, len(accounts))
+	r := newRequest(kindAccounts)
+	r.accounts, r.idem = accounts, idem
+	res, _, err := e.submit(ctx, r, len(accounts))
+	return res, err
 }
 
 // CreateTransfers applies transfers (see State.CreateTransfers). It returns
@@ -262,7 +286,10 @@ func (e *Engine) CreateAccounts(ctx context.Context, accounts []Account, idem *I
 // transfers with ResultOK have their engine-assigned fields set. The
 // engine owns the slice until CreateTransfers returns.
 func (e *Engine) CreateTransfers(ctx context.Context, transfers []Transfer, idem *Idempotency) ([]Result, error) {
-	return e.submit(ctx, &request{kind: kindTransfers, transfers: transfers, idem: idem}, len(transfers))
+	r := newRequest(kindTransfers)
+	r.transfers, r.idem = transfers, idem
+	res, _, err := e.submit(ctx, r, len(transfers))
+	return res, err
 }
 
 // Submit applies a mixed request (see Request): its accounts, then its
@@ -281,7 +308,6 @@ func (e *Engine) Submit(ctx context.Context, req *Request, idem *Idempotency) ([
 			return nil, false, err
 		}
 	}
-	r := &request{kind: kindMixed, accounts: req.Accounts, transfers: req.Transfers, docs: req.Docs, idem: idem}
 	n := len(req.Accounts) + len(req.Transfers)
 	if n == 0 && len(req.Docs) == 0 {
 		return nil, false, ErrNoEvents
@@ -289,29 +315,28 @@ func (e *Engine) Submit(ctx context.Context, req *Request, idem *Idempotency) ([
 	if n+len(req.Docs) > BatchEventsMax {
 		return nil, false, ErrTooManyEvents
 	}
+	r := newRequest(kindMixed)
+	r.accounts, r.transfers, r.docs, r.idem = req.Accounts, req.Transfers, req.Docs, idem
 	if len(req.Docs) > 0 {
 		// Bodies are hashed here, by each caller, rather than by the
 		// evidence log on the one commit path (Batch.DocHashes).
-		r.docHashes = make([][32]byte, len(req.Docs))
 		for i := range req.Docs {
-			r.docHashes[i] = sha256.Sum256(req.Docs[i].Body)
+			r.docHashes = append(r.docHashes, sha256.Sum256(req.Docs[i].Body))
 		}
+	} else {
+		r.docHashes = nil
 	}
 	if n == 0 {
 		n = -1 // docs only: no results
 	}
-	res, err := e.submit(ctx, r, n)
-	if err != nil {
-		return nil, false, err
-	}
-	return res, r.recorded, nil
+	return e.submit(ctx, r, n)
 }
 
 // Tick applies the expiry of every pending transfer due at the clock's
 // now and returns once that is durable. The engine also expires pending
 // transfers on its own; Tick lets tests with a fake clock drive it.
 func (e *Engine) Tick(ctx context.Context) error {
-	_, err := e.submit(ctx, &request{kind: kindTick}, -1)
+	_, _, err := e.submit(ctx, newRequest(kindTick), -1)
 	return err
 }
 
@@ -320,34 +345,48 @@ func (e *Engine) Tick(ctx context.Context) error {
 // returns fn's error; with a nil error it returns once everything applied
 // before it is durable. Tests use it to check invariants between requests.
 func (e *Engine) Inspect(ctx context.Context, fn func(*State) error) error {
-	_, err := e.submit(ctx, &request{kind: kindInspect, inspect: fn}, -1)
+	r := newRequest(kindInspect)
+	r.inspect = fn
+	_, _, err := e.submit(ctx, r, -1)
 	return err
 }
 
-func (e *Engine) submit(ctx context.Context, r *request, n int) ([]Result, error) {
-	if n == 0 {
-		return nil, ErrNoEvents
-	}
-	if n > BatchEventsMax {
-		return nil, ErrTooManyEvents
+// submit queues r, a request from newRequest, waits for its answer and
+// returns its results and whether its docs committed. r is released
+// unless the caller's context ended while r was queued: its answer is
+// still to come, and r is left to the collector.
+func (e *Engine) submit(ctx context.Context, r *request, n int) ([]Result, bool, error) {
+	if n == 0 || n > BatchEventsMax {
+		r.release()
+		if n == 0 {
+			return nil, false, ErrNoEvents
+		}
+		return nil, false, ErrTooManyEvents
 	}
 	if n > 0 {
 		r.results = make([]Result, n)
 	}
-	r.done = make(chan error, 1)
 	if err := e.enqueue(ctx, r); err != nil {
-		return nil, err
+		r.release()
+		return nil, false, err
 	}
-	select {
-	case err := <-r.done:
-		if err != nil {
-			return nil, err
+	var err error
+	if done := ctx.Done(); done == nil {
+		err = <-r.done
+	} else {
+		select {
+		case err = <-r.done:
+		case <-done:
+			// The request may still commit; its ids make a retry safe.
+			return nil, false, fmt.Errorf("ledger: waiting for commit: %w", ctx.Err())
 		}
-		return r.results, nil
-	case <-ctx.Done():
-		// The request may still commit; its ids make a retry safe.
-		return nil, fmt.Errorf("ledger: waiting for commit: %w", ctx.Err())
 	}
+	res, recorded := r.results, r.recorded
+	r.release()
+	if err != nil {
+		return nil, false, err
+	}
+	return res, recorded, nil
 }
 
 func (e *Engine) enqueue(ctx context.Context, r *request) error {
@@ -358,6 +397,11 @@ func (e *Engine) enqueue(ctx context.Context, r *request) error {
 			return err
 		}
 		return ErrStopped
+	}
+	select {
+	case e.queue <- r: // room in the queue: no need to watch ctx
+		return nil
+	default:
 	}
 	select {
 	case e.queue <- r:
