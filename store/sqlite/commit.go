@@ -83,7 +83,12 @@ type writer struct {
 
 	assets, accounts, chunks, recent, history, ids, expiries, creations *bulk
 	docChunks, docKeys, docKeyGroups                                    *bulk
-	prevTS                                                              uint64 // the shard's position timestamp before this batch
+
+	// shards is what the writer knows of each shard's committed state,
+	// read from the database on first use and kept up to date by its
+	// commits; sh is the batch's shard's. A failed commit drops it all.
+	shards map[uint32]*shardState
+	sh     *shardState
 
 	docs docChunker // the batch's docs, packed
 	// packedDocs and packedTransfers are the buffers of the batch's
@@ -121,6 +126,29 @@ type writer struct {
 	// their doc_key_groups entries (writeDocGroups).
 	docGroups []docGroupKey
 	groupBuf  []byte
+}
+
+// shardState is a shard's committed state as the writer knows it: its
+// position, its last doc's timestamp and its level-0 history batches. The
+// writer is the only one to change these tables (the overlay makes one
+// process the only writer, accounts.go), so they need not be read again
+// for every batch.
+type shardState struct {
+	seq, ts uint64 // the shard's position
+	// docLast is the timestamp of the shard's last stored doc, 0 if it has
+	// none; docKnown tells whether it was read yet.
+	docLast  uint64
+	docKnown bool
+	// l0 are the level-0 history batches in timestamp order; l0Known
+	// tells whether they were read yet.
+	l0      []l0Batch
+	l0Known bool
+}
+
+// l0Batch is a level-0 history batch: its history_batches row and the
+// bytes of its rows' entries.
+type l0Batch struct {
+	first, last, size int64
 }
 
 // l1Row is a level-1 history row being written: the account, its last
@@ -173,6 +201,7 @@ func newWriter(dc driver.Conn, av *accountView) *writer {
 			5, ""),
 		docKeyGroups: newBulk(`INSERT INTO doc_key_groups
 			(kind, prefix, min_suffix, max_suffix, shard, first_ts, entries) VALUES `, 7, ""),
+		shards:     map[uint32]*shardState{},
 		acctIndex:  map[ledger.ID]int32{},
 		evFiles:    map[string]*evFile{},
 		evPending:  map[string]*evFile{},
@@ -232,30 +261,42 @@ func (w *writer) exec(query string, vals ...driver.Value) error {
 	return err
 }
 
-// queryInt64 runs query with vals and returns the first column of its
-// first row, and false if it returned no row.
-func (w *writer) queryInt64(query string, vals ...driver.Value) (int64, bool, error) {
+// queryInt64s runs query with vals and stores the integer columns of its
+// first row in dest (one per column); it returns false if there was no
+// row.
+func (w *writer) queryInt64s(query string, dest []int64, vals ...driver.Value) (bool, error) {
 	st, err := w.stmt(query)
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
 	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), w.bind(vals))
 	if err != nil {
-		return 0, false, err
+		return false, err
 	}
 	defer rows.Close()
-	dest := make([]driver.Value, len(rows.Columns()))
-	if err := rows.Next(dest); err != nil {
+	row := make([]driver.Value, len(rows.Columns()))
+	if err := rows.Next(row); err != nil {
 		if errors.Is(err, io.EOF) {
-			return 0, false, nil
+			return false, nil
 		}
-		return 0, false, err
+		return false, err
 	}
-	v, ok := dest[0].(int64)
-	if !ok {
-		return 0, false, fmt.Errorf("%s: got %T, want int64", query, dest[0])
+	for i := range dest {
+		v, ok := row[i].(int64)
+		if !ok {
+			return false, fmt.Errorf("%s: column %d: got %T, want int64", query, i, row[i])
+		}
+		dest[i] = v
 	}
-	return v, true, nil
+	return true, nil
+}
+
+// queryInt64 runs query with vals and returns the first column of its
+// first row, and false if it returned no row.
+func (w *writer) queryInt64(query string, vals ...driver.Value) (int64, bool, error) {
+	var v [1]int64
+	ok, err := w.queryInt64s(query, v[:], vals...)
+	return v[0], ok, err
 }
 
 // insert runs b for the rows in w.vals (len(w.vals) = rows × b.cols), in
@@ -414,6 +455,7 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 	}
 	defer func() {
 		if err != nil {
+			w.forget()
 			w.evidenceFailed()
 			if rerr := tx.Rollback(); rerr != nil {
 				w.av.ready.Store(false)
@@ -464,6 +506,7 @@ func (w *writer) commit(ctx context.Context, b *ledger.Batch) (err error) {
 		w.av.ready.Store(false)
 		return fmt.Errorf("commit: %w", err)
 	}
+	w.sh.seq, w.sh.ts = b.Seq, b.Timestamp
 	w.av.apply(b.Shard, b.Accounts, w.acctOrder, w.fold)
 	w.evidenceCommitted()
 	return nil
@@ -492,22 +535,31 @@ func (w *writer) release() {
 // keeps between batches.
 const packedKept = 64
 
-// checkSeq fails unless b.Seq follows the shard's last committed batch.
+// checkSeq sets w.sh to b's shard's state, reading its position if the
+// writer does not know it, and fails unless b.Seq follows the shard's last
+// committed batch.
 func (w *writer) checkSeq(b *ledger.Batch) error {
-	last, _, err := w.queryInt64("SELECT seq FROM shard_positions WHERE shard = ?", int64(b.Shard))
-	if err != nil {
-		return fmt.Errorf("read position: %w", err)
+	sh, ok := w.shards[b.Shard]
+	if !ok {
+		var pos [2]int64
+		if _, err := w.queryInt64s("SELECT seq, timestamp FROM shard_positions WHERE shard = ?",
+			pos[:], int64(b.Shard)); err != nil {
+			return fmt.Errorf("read position: %w", err)
+		}
+		sh = &shardState{seq: uint64(pos[0]), ts: uint64(pos[1])}
+		w.shards[b.Shard] = sh
 	}
-	if b.Seq != uint64(last)+1 {
-		return fmt.Errorf("batch seq %d does not follow the shard's last committed seq %d", b.Seq, last)
+	w.sh = sh
+	if b.Seq != sh.seq+1 {
+		return fmt.Errorf("batch seq %d does not follow the shard's last committed seq %d", b.Seq, sh.seq)
 	}
-	ts, _, err := w.queryInt64("SELECT timestamp FROM shard_positions WHERE shard = ?", int64(b.Shard))
-	if err != nil {
-		return fmt.Errorf("read position: %w", err)
-	}
-	w.prevTS = uint64(ts)
 	return nil
 }
+
+// forget drops what the writer knows of the shards' committed state, so
+// that it is read again: after a failed commit, or when something else
+// changed the database (Migrate).
+func (w *writer) forget() { clear(w.shards) }
 
 // writeDocs writes the batch's docs (in timestamp order, checkBatch
 // checks) packed into doc_chunks rows of up to docChunkBytesMax bytes, and
@@ -519,14 +571,20 @@ func (w *writer) writeDocs(ctx context.Context, b *ledger.Batch) error {
 	if len(b.Docs) == 0 {
 		return nil
 	}
-	last, ok, err := w.queryInt64("SELECT last_ts FROM doc_chunks WHERE shard = ? ORDER BY first_ts DESC LIMIT 1",
-		int64(b.Shard))
-	if err != nil {
-		return err
+	sh := w.sh
+	if !sh.docKnown {
+		last, _, err := w.queryInt64("SELECT last_ts FROM doc_chunks WHERE shard = ? ORDER BY first_ts DESC LIMIT 1",
+			int64(b.Shard))
+		if err != nil {
+			return err
+		}
+		sh.docLast, sh.docKnown = uint64(last), true
 	}
-	if first := b.Docs[0].Timestamp; ok && first <= uint64(last) {
-		return fmt.Errorf("%w: doc at %d not after the shard's last stored doc at %d", store.ErrConflict, first, last)
+	if first := b.Docs[0].Timestamp; first <= sh.docLast {
+		return fmt.Errorf("%w: doc at %d not after the shard's last stored doc at %d", store.ErrConflict, first, sh.docLast)
 	}
+	// A failed commit drops w.shards: this is only kept if the batch is.
+	sh.docLast = b.Docs[len(b.Docs)-1].Timestamp
 	c := &w.docs
 	c.reset()
 	for i := range b.Docs {
@@ -627,7 +685,7 @@ func (w *writer) writeDocGroups(ctx context.Context, b *ledger.Batch) error {
 func (w *writer) writeCreations(ctx context.Context, b *ledger.Batch) error {
 	w.vals = w.vals[:0]
 	for i := range b.Accounts {
-		if a := &b.Accounts[i]; a.Timestamp > w.prevTS {
+		if a := &b.Accounts[i]; a.Timestamp > w.sh.ts {
 			w.vals = append(w.vals, int64(b.Shard), int64(a.Timestamp), a.ID[:])
 		}
 	}
@@ -789,30 +847,75 @@ func (w *writer) writeHistory(ctx context.Context, b *ledger.Batch) error {
 	for _, a := range w.order {
 		w.pack(w.acctIDs[a], w.tsList[w.offsets[a]:w.offsets[a]+w.counts[a]])
 	}
-	batchTS := int64(b.Transfers[0].Timestamp)
-	if err := w.insertL0(ctx, b.Shard, batchTS); err != nil {
+	if err := w.loadL0(b.Shard); err != nil {
+		return err
+	}
+	batch := l0Batch{first: int64(b.Transfers[0].Timestamp), last: int64(b.Transfers[len(b.Transfers)-1].Timestamp)}
+	var err error
+	if batch.size, err = w.insertL0(ctx, b.Shard, batch.first); err != nil {
 		return err
 	}
 	if err := w.exec("INSERT INTO history_batches (shard, first_ts, last_ts) VALUES (?, ?, ?)",
-		int64(b.Shard), batchTS, int64(b.Transfers[len(b.Transfers)-1].Timestamp)); err != nil {
+		int64(b.Shard), batch.first, batch.last); err != nil {
 		return err
 	}
-	n, _, err := w.queryInt64("SELECT count(*) FROM history_batches WHERE shard = ?", int64(b.Shard))
-	if err != nil {
-		return err
-	}
-	if n < historyBatchesMax {
+	sh := w.sh
+	sh.l0 = append(sh.l0, batch)
+	if len(sh.l0) < historyBatchesMax {
 		return nil
+	}
+	var size int64
+	for _, l := range sh.l0 {
+		size += l.size
+	}
+	if size >= w.l0BytesMin {
+		return w.compactHistory(ctx, b.Shard, 0, true)
 	}
 	// Small batches leave little history per account: rather than give
 	// every account a short level-1 row (a B-tree page write each), merge
 	// level 0 into one level-0 batch until it holds enough.
-	size, _, err := w.queryInt64("SELECT coalesce(sum(length(entries)), 0) FROM account_transfers_recent WHERE shard = ?",
-		int64(b.Shard))
+	return w.compactHistory(ctx, b.Shard, 0, false)
+}
+
+// loadL0 reads the shard's level-0 batches into w.sh unless the writer
+// knows them.
+func (w *writer) loadL0(shard uint32) error {
+	sh := w.sh
+	if sh.l0Known {
+		return nil
+	}
+	sh.l0 = sh.l0[:0]
+	st, err := w.stmt(`SELECT h.first_ts, h.last_ts, (SELECT coalesce(sum(length(entries)), 0)
+		FROM account_transfers_recent WHERE shard = h.shard AND batch_ts = h.first_ts)
+		FROM history_batches h WHERE h.shard = ? ORDER BY h.first_ts`)
 	if err != nil {
 		return err
 	}
-	return w.compactHistory(ctx, b.Shard, size >= w.l0BytesMin)
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), w.bind([]driver.Value{int64(shard)}))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 3)
+	for {
+		if err := rows.Next(dest); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return err
+		}
+		var l l0Batch
+		for i, p := range []*int64{&l.first, &l.last, &l.size} {
+			v, ok := dest[i].(int64)
+			if !ok {
+				return fmt.Errorf("level-0 history batch: column %d of type %T", i, dest[i])
+			}
+			*p = v
+		}
+		sh.l0 = append(sh.l0, l)
+	}
+	sh.l0Known = true
+	return nil
 }
 
 // packStart starts packing level-0 rows into packBuf and packRows.
@@ -847,8 +950,9 @@ func (w *writer) pack(account ledger.ID, tss []uint64) {
 	}
 }
 
-// insertL0 inserts the packed rows as the level-0 batch batchTS.
-func (w *writer) insertL0(ctx context.Context, shard uint32, batchTS int64) error {
+// insertL0 inserts the packed rows as the level-0 batch batchTS and
+// returns the bytes of their entries.
+func (w *writer) insertL0(ctx context.Context, shard uint32, batchTS int64) (int64, error) {
 	if len(w.packBuf) > w.packRow.start {
 		w.packRows = append(w.packRows, w.packRow)
 		w.packRow = l0Row{start: len(w.packBuf)}
@@ -862,7 +966,7 @@ func (w *writer) insertL0(ctx context.Context, shard uint32, batchTS int64) erro
 		}
 		w.vals = append(w.vals, int64(shard), batchTS, r.max[:], int64(i), r.min[:], w.packBuf[r.start:end])
 	}
-	return w.insert(ctx, w.recent)
+	return int64(len(w.packBuf)), w.insert(ctx, w.recent)
 }
 
 // l0Row is a level-0 history row being packed: its start in
@@ -879,20 +983,22 @@ type l0Piece struct {
 	off, end int32
 }
 
-// compactHistory reads the shard's level-0 rows (batch by batch, each in
-// account order) and gathers each account's runs in timestamp order. With
-// toLevel1 it writes them as level-1 rows of up to l1RowBytesMax bytes in
-// account order (so each level-1 page is written once) and deletes level
-// 0; otherwise it replaces level 0 with one level-0 batch holding them all
-// (from the first batch's first timestamp to the last one's last), which
+// compactHistory reads the rows of the shard's level-0 batches from the
+// from-th (batch by batch, each in account order) and gathers each
+// account's runs in timestamp order. With toLevel1 (and from 0) it writes
+// them as level-1 rows of up to l1RowBytesMax bytes in account order (so
+// each level-1 page is written once) and deletes level 0; otherwise it
+// replaces those batches with one level-0 batch holding them all (from
+// the first batch's first timestamp to the last one's last), which
 // readers probe once instead of once per batch.
-func (w *writer) compactHistory(ctx context.Context, shard uint32, toLevel1 bool) error {
+func (w *writer) compactHistory(ctx context.Context, shard uint32, from int, toLevel1 bool) error {
 	st, err := w.stmt(`SELECT entries FROM account_transfers_recent
-		WHERE shard = ? ORDER BY batch_ts, max_account, part`)
+		WHERE shard = ? AND batch_ts >= ? ORDER BY batch_ts, max_account, part`)
 	if err != nil {
 		return err
 	}
-	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(), w.bind([]driver.Value{int64(shard)}))
+	rows, err := st.(driver.StmtQueryContext).QueryContext(context.Background(),
+		w.bind([]driver.Value{int64(shard), w.l0Start(from)}))
 	if err != nil {
 		return err
 	}
@@ -926,7 +1032,7 @@ func (w *writer) compactHistory(ctx context.Context, shard uint32, toLevel1 bool
 	// account's runs in timestamp order.
 	slices.SortStableFunc(w.pieces, func(x, y l0Piece) int { return bytes.Compare(x.account[:], y.account[:]) })
 	if !toLevel1 {
-		return w.mergeLevel0(ctx, shard)
+		return w.mergeLevel0(ctx, shard, from)
 	}
 	w.l1Buf, w.l1Rows = w.l1Buf[:0], w.l1Rows[:0]
 	for i := 0; i < len(w.pieces); {
@@ -951,23 +1057,36 @@ func (w *writer) compactHistory(ctx context.Context, shard uint32, toLevel1 bool
 	if err := w.insert(ctx, w.history); err != nil {
 		return err
 	}
-	if err := w.exec("DELETE FROM account_transfers_recent WHERE shard = ?", int64(shard)); err != nil {
+	if err := w.deleteL0(shard, 0); err != nil {
 		return err
 	}
-	return w.exec("DELETE FROM history_batches WHERE shard = ?", int64(shard))
+	w.sh.l0 = w.sh.l0[:0]
+	return nil
 }
 
-// mergeLevel0 replaces the shard's level-0 batches with one holding the
-// runs compactHistory gathered in w.pieces.
-func (w *writer) mergeLevel0(ctx context.Context, shard uint32) error {
-	first, _, err := w.queryInt64("SELECT min(first_ts) FROM history_batches WHERE shard = ?", int64(shard))
-	if err != nil {
+// l0Start returns the least batch_ts of the level-0 rows of the batches
+// from the from-th on: from 0 takes every row of the shard.
+func (w *writer) l0Start(from int) int64 {
+	if from == 0 {
+		return math.MinInt64
+	}
+	return w.sh.l0[from].first
+}
+
+// deleteL0 deletes the shard's level-0 batches from the from-th on.
+func (w *writer) deleteL0(shard uint32, from int) error {
+	first := w.l0Start(from)
+	if err := w.exec("DELETE FROM account_transfers_recent WHERE shard = ? AND batch_ts >= ?", int64(shard), first); err != nil {
 		return err
 	}
-	last, _, err := w.queryInt64("SELECT max(last_ts) FROM history_batches WHERE shard = ?", int64(shard))
-	if err != nil {
-		return err
-	}
+	return w.exec("DELETE FROM history_batches WHERE shard = ? AND first_ts >= ?", int64(shard), first)
+}
+
+// mergeLevel0 replaces the shard's level-0 batches from the from-th on
+// with one holding the runs compactHistory gathered in w.pieces.
+func (w *writer) mergeLevel0(ctx context.Context, shard uint32, from int) error {
+	sh := w.sh
+	merged := l0Batch{first: sh.l0[from].first, last: sh.l0[len(sh.l0)-1].last}
 	w.packStart()
 	for i := 0; i < len(w.pieces); {
 		account := w.pieces[i].account
@@ -977,16 +1096,16 @@ func (w *writer) mergeLevel0(ctx context.Context, shard uint32) error {
 		}
 		w.pack(account, w.tsList)
 	}
-	if err := w.exec("DELETE FROM account_transfers_recent WHERE shard = ?", int64(shard)); err != nil {
+	if err := w.deleteL0(shard, from); err != nil {
 		return err
 	}
-	if err := w.exec("DELETE FROM history_batches WHERE shard = ?", int64(shard)); err != nil {
+	var err error
+	if merged.size, err = w.insertL0(ctx, shard, merged.first); err != nil {
 		return err
 	}
-	if err := w.insertL0(ctx, shard, first); err != nil {
-		return err
-	}
-	return w.exec("INSERT INTO history_batches (shard, first_ts, last_ts) VALUES (?, ?, ?)", int64(shard), first, last)
+	sh.l0 = append(sh.l0[:from], merged)
+	return w.exec("INSERT INTO history_batches (shard, first_ts, last_ts) VALUES (?, ?, ?)",
+		int64(shard), merged.first, merged.last)
 }
 
 // writeIDs writes the batch's transfer ids: sorted, cut into groups of up

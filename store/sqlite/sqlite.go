@@ -343,6 +343,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	defer s.wmu.Unlock()
+	if s.w != nil {
+		s.w.forget() // a migration may move a shard's rows
+	}
 	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,

@@ -2,6 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -364,5 +367,104 @@ func TestHistoryMerge(t *testing.T) {
 	}
 	if !merged || !moved || count("SELECT count(*) FROM account_transfers") == 0 {
 		t.Errorf("level 0 merged = %v, moved to level 1 = %v; want both", merged, moved)
+	}
+}
+
+// storedShardState reads the state the writer keeps of shard 0 from the
+// database.
+func storedShardState(t *testing.T, s *Store) shardState {
+	t.Helper()
+	ctx := context.Background()
+	var st shardState
+	var seq, ts, docLast int64
+	if err := s.rdb.QueryRowContext(ctx, "SELECT seq, timestamp FROM shard_positions WHERE shard = 0").Scan(&seq, &ts); err != nil {
+		t.Fatal(err)
+	}
+	err := s.rdb.QueryRowContext(ctx, "SELECT last_ts FROM doc_chunks WHERE shard = 0 ORDER BY first_ts DESC LIMIT 1").Scan(&docLast)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		t.Fatal(err)
+	}
+	st.seq, st.ts, st.docLast = uint64(seq), uint64(ts), uint64(docLast)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT h.first_ts, h.last_ts, (SELECT sum(length(entries))
+		FROM account_transfers_recent WHERE shard = 0 AND batch_ts = h.first_ts)
+		FROM history_batches h WHERE h.shard = 0 ORDER BY h.first_ts`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l l0Batch
+		if err := rows.Scan(&l.first, &l.last, &l.size); err != nil {
+			t.Fatal(err)
+		}
+		st.l0 = append(st.l0, l)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestWriterShardState checks that the shard state the writer keeps
+// between batches (position, last doc, level-0 batches) is what the
+// database holds after every commit, and that a failed commit, early or
+// late in the batch, makes the writer read it again.
+func TestWriterShardState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newTestStore(t)
+	l := newBenchLoadSize(20, false, 7)
+	if err := s.CommitBatch(ctx, l.first()); err != nil {
+		t.Fatal(err)
+	}
+	s.w.l0BytesMin = 10500 // level 0 is merged, then moved to level 1
+	check := func(i int) {
+		t.Helper()
+		sh, ok := s.w.shards[0]
+		if !ok {
+			t.Fatalf("batch %d: the writer knows nothing of shard 0", i)
+		}
+		want := storedShardState(t, s)
+		got := shardState{seq: sh.seq, ts: sh.ts, docLast: want.docLast, l0: want.l0}
+		if sh.docKnown {
+			got.docLast = sh.docLast
+		}
+		if sh.l0Known {
+			got.l0 = sh.l0
+		}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(shardState{}, l0Batch{}), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("batch %d: writer's shard state (-stored +kept):\n%s", i, diff)
+		}
+	}
+	failed := func(i int, what string, b *ledger.Batch) {
+		t.Helper()
+		if err := s.CommitBatch(ctx, b); err == nil {
+			t.Fatalf("batch %d: commit with %s succeeded", i, what)
+		}
+		if len(s.w.shards) != 0 {
+			t.Fatalf("batch %d: after a failed commit (%s) the writer still keeps shard state", i, what)
+		}
+	}
+	for i := 1; i <= 3*historyBatchesMax; i++ {
+		b := l.nextBatch()
+		b.Docs = append(b.Docs[:0], ledger.Doc{Kind: "note", Key: fmt.Sprintf("note-%d", i), Body: []byte("x"), Timestamp: l.next()})
+		b.Timestamp = l.ts
+		b.Outcomes = append(b.Outcomes[:0], ledger.Outcome{Key: fmt.Sprintf("key-%d", i), Status: 200, CreatedAt: l.ts})
+		if i%10 == 5 {
+			b.Seq++
+			failed(i, "a seq gap", b)
+			b.Seq--
+			b.Outcomes[0].Key = "key-1"
+			failed(i, "a taken outcome key", b)
+			b.Outcomes[0].Key = fmt.Sprintf("key-%d", i)
+			ts := b.Docs[0].Timestamp
+			b.Docs[0].Timestamp = storedShardState(t, s).docLast
+			failed(i, "a doc at the last stored doc's timestamp", b)
+			b.Docs[0].Timestamp = ts
+		}
+		if err := s.CommitBatch(ctx, b); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		check(i)
 	}
 }
