@@ -873,8 +873,27 @@ func (w *writer) writeHistory(ctx context.Context, b *ledger.Batch) error {
 	}
 	// Small batches leave little history per account: rather than give
 	// every account a short level-1 row (a B-tree page write each), merge
-	// level 0 into one level-0 batch until it holds enough.
-	return w.compactHistory(ctx, b.Shard, 0, false)
+	// level-0 batches until level 0 holds enough.
+	return w.compactHistory(ctx, b.Shard, mergeFrom(sh.l0), false)
+}
+
+// mergeFrom returns the first of the level-0 batches that a merge
+// replaces with one: the newest batch, and each older one smaller than
+// twice those after it. Merged batches so at least halve from the oldest
+// to the newest, and a byte of history is rewritten a few times before it
+// moves to level 1, not at every merge. If that would keep more than half
+// of historyBatchesMax batches, it merges them all.
+func mergeFrom(l0 []l0Batch) int {
+	k := len(l0) - 1
+	acc := l0[k].size
+	for k > 0 && l0[k-1].size < 2*acc {
+		k--
+		acc += l0[k].size
+	}
+	if k > historyBatchesMax/2 {
+		return 0
+	}
+	return k
 }
 
 // loadL0 reads the shard's level-0 batches into w.sh unless the writer

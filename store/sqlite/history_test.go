@@ -3,6 +3,7 @@ package sqlite
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/agentpay/agentpay/ledger"
@@ -104,4 +105,57 @@ func FuzzHistoryDecoders(f *testing.F) {
 			return eachTimestamp(in[off:end], func(uint64) bool { return true })
 		})
 	})
+}
+
+// TestMergeFrom checks which level-0 batches a merge replaces: the newest
+// and each older one smaller than twice those after it, or all of them if
+// more than half of historyBatchesMax would be kept.
+func TestMergeFrom(t *testing.T) {
+	t.Parallel()
+	batches := func(sizes ...int64) []l0Batch {
+		var l0 []l0Batch
+		for i, s := range sizes {
+			l0 = append(l0, l0Batch{first: int64(i), last: int64(i), size: s})
+		}
+		return l0
+	}
+	equal := make([]int64, historyBatchesMax)
+	for i := range equal {
+		equal[i] = 100
+	}
+	tail := append([]int64{1000, 500, 200}, equal[3:]...)
+	grown := append([]int64{100_000, 40_000}, equal[2:]...)
+	grownOnce := append([]int64{100_000, 2_000}, equal[2:]...)
+	halving := make([]int64, historyBatchesMax)
+	for i := range halving {
+		halving[i] = int64(1) << (historyBatchesMax - i) // each twice the next
+	}
+	// kept(n): n batches, each 4 times the next, then equal ones.
+	kept := func(n int) []int64 {
+		sizes := slices.Clone(equal)
+		for i := range n {
+			sizes[i] = int64(1) << (2*(n-i) + 12)
+		}
+		return sizes
+	}
+	for _, tc := range []struct {
+		name  string
+		sizes []int64
+		want  int
+	}{
+		{"equal", equal, 0},
+		{"merged smaller than the rest", tail, 0},
+		{"merged larger than twice the rest", grown, 2},
+		{"merged larger than twice the rest once", grownOnce, 1},
+		{"halving", halving, 0},
+		{"half kept", kept(historyBatchesMax / 2), historyBatchesMax / 2},
+		{"more than half kept", kept(historyBatchesMax/2 + 1), 0},
+		{"one", []int64{5}, 0},
+		{"newest largest", []int64{1, 1, 1, 50}, 0},
+		{"oldest largest", []int64{50, 1, 1, 1}, 1},
+	} {
+		if got := mergeFrom(batches(tc.sizes...)); got != tc.want {
+			t.Errorf("%s: mergeFrom(%v) = %d, want %d", tc.name, tc.sizes, got, tc.want)
+		}
+	}
 }

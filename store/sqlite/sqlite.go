@@ -16,8 +16,10 @@
 // to account_log, folded into the accounts table (one upsert per account,
 // in id order) every so often, with the accounts changed since in memory
 // for readers (accounts.go); per-account history packed per batch (level
-// 0), level 0 merged into one batch every 32 batches and moved to
-// per-account rows (level 1) once it holds enough; the transfer-id index
+// 0), its newest batches merged into one every 32 batches (those much
+// smaller than an older batch, so that merges rewrite little) and level 0
+// moved to per-account rows (level 1) once it holds enough; the
+// transfer-id index
 // in groups of ids that share a 48-bit prefix; and the batch's docs packed
 // into rows of up to 64 KiB (docs.go), their keys in groups of keys that
 // end in a ULID of the same millisecond, or a small key row per doc for

@@ -286,20 +286,18 @@ func TestCommitBatchKeepsNothing(t *testing.T) {
 }
 
 // TestHistoryMerge checks the level-0 merges of small batches: every
-// historyBatchesMax batches, level 0 becomes one batch until it holds
-// l0BytesMin bytes, then moves to level 1; reads see every transfer, in
-// order, throughout.
+// historyBatchesMax batches, the newest level-0 batches become one (all of
+// them, or the newer ones of a level 0 that ends in much smaller batches)
+// until level 0 holds l0BytesMin bytes, then it moves to level 1; reads
+// see every transfer, in order, throughout.
 func TestHistoryMerge(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := newTestStore(t)
-	l := newBenchLoadSize(20, false, 7)
+	l := newBenchLoadSize(20, false, 20)
 	if err := s.CommitBatch(ctx, l.first()); err != nil {
 		t.Fatal(err)
 	}
-	// 32 batches leave ~9 KB of level 0, and a merge of them 1-2 KB:
-	// level 0 is merged a few times, then moves to level 1, and so on.
-	s.w.l0BytesMin = 10500
 	count := func(query string) int {
 		var n int
 		if err := s.rdb.QueryRowContext(ctx, query).Scan(&n); err != nil {
@@ -308,10 +306,23 @@ func TestHistoryMerge(t *testing.T) {
 		return n
 	}
 	var all []ledger.TransferRecord
-	var merged, moved bool
+	var merged, moved, kept bool
 	prevN := 0
-	for i := 1; i <= 6*historyBatchesMax; i++ {
+	for i := 1; i <= 8*historyBatchesMax; i++ {
+		// 32 batches of 20 transfers leave ~15 KB of level 0, and a merge
+		// of them ~3 KB: level 0 is merged whole, and grows. 32 batches of
+		// one transfer leave ~1.5 KB: merges keep the larger batch before
+		// them. Then level 0 moves to level 1 every 32 batches.
+		l.batch.Transfers = l.batch.Transfers[:20]
 		b := l.nextBatch()
+		switch {
+		case i <= 3*historyBatchesMax:
+			s.w.l0BytesMin = 1 << 30
+		case i <= 6*historyBatchesMax:
+			b.Transfers = b.Transfers[:1]
+		default:
+			s.w.l0BytesMin = 10500
+		}
 		if err := s.CommitBatch(ctx, b); err != nil {
 			t.Fatal(err)
 		}
@@ -322,8 +333,12 @@ func TestHistoryMerge(t *testing.T) {
 		}
 		compacted := prevN == historyBatchesMax-1
 		if compacted {
+			if n > historyBatchesMax/2+1 {
+				t.Fatalf("after %d batches: a merge left %d level-0 batches, want at most %d", i, n, historyBatchesMax/2+1)
+			}
 			merged = merged || n == 1
 			moved = moved || n == 0
+			kept = kept || n > 1
 		}
 		prevN = n
 		// Reads right after each compaction and, without the (slow) race
@@ -365,8 +380,8 @@ func TestHistoryMerge(t *testing.T) {
 			}
 		}
 	}
-	if !merged || !moved || count("SELECT count(*) FROM account_transfers") == 0 {
-		t.Errorf("level 0 merged = %v, moved to level 1 = %v; want both", merged, moved)
+	if !merged || !moved || !kept || count("SELECT count(*) FROM account_transfers") == 0 {
+		t.Errorf("level 0 merged whole = %v, merged in part = %v, moved to level 1 = %v; want all", merged, kept, moved)
 	}
 }
 
