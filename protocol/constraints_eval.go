@@ -10,7 +10,9 @@ package protocol
 
 import (
 	"fmt"
+	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Outcome is the verdict of a Decision.
@@ -154,9 +156,55 @@ type EvalInput struct {
 	UserApproved bool
 }
 
-// evalEnv is one evaluation.
+// evalEnv is one evaluation. It holds the room its checks, their limits
+// and the details of passing checks are written to, so that evaluating
+// a usual mandate (up to evalChecks constraints) allocates once; what
+// does not fit is allocated apart.
 type evalEnv struct {
-	in EvalInput
+	in     EvalInput
+	limits []Limit // free room for limits
+	text   []byte  // free room for details: bytes written are never changed
+	room   struct {
+		checks [evalChecks]Check
+		limits [evalLimits]Limit
+		text   [evalText]byte
+	}
+}
+
+// How much an evaluation holds in its own room: checks, limits and bytes
+// of detail.
+const (
+	evalChecks = 4
+	evalLimits = 4
+	evalText   = 256
+)
+
+// newEvalEnv returns an evaluation of in and the empty checks of n
+// constraints, with room for them.
+func newEvalEnv(in EvalInput, n int) (*evalEnv, []Check) {
+	e := &evalEnv{in: in}
+	e.limits, e.text = e.room.limits[:0], e.room.text[:0]
+	if n > evalChecks {
+		return e, make([]Check, 0, n)
+	}
+	return e, e.room.checks[:0:n]
+}
+
+// keep returns limits copied to the evaluation's room (a slice of its
+// own: appending to it never writes over another check's).
+func (e *evalEnv) keep(limits []Limit) []Limit {
+	if len(limits) == 0 {
+		if limits == nil {
+			return nil
+		}
+		return []Limit{}
+	}
+	if cap(e.limits)-len(e.limits) < len(limits) {
+		e.limits = make([]Limit, 0, max(len(limits), evalLimits))
+	}
+	n := len(e.limits)
+	e.limits = append(e.limits, limits...)
+	return e.limits[n:len(e.limits):len(e.limits)]
 }
 
 // Evaluate decides every constraint of cs against in and returns the
@@ -165,8 +213,8 @@ type evalEnv struct {
 // but its arguments. mandate labels the checks ("checkout" or
 // "payment"; may be empty).
 func Evaluate(mandate string, cs Constraints, in EvalInput) Decision {
-	env := &evalEnv{in: in}
-	d := Decision{Outcome: OutcomeAllow, Checks: make([]Check, 0, len(cs))}
+	env, checks := newEvalEnv(in, len(cs))
+	d := Decision{Outcome: OutcomeAllow, Checks: checks}
 	for i, c := range cs {
 		var ch Check
 		if c == nil {
@@ -186,6 +234,7 @@ func Evaluate(mandate string, cs Constraints, in EvalInput) Decision {
 		d.Checks = append(d.Checks, ch)
 	}
 	d.settle()
+	env.in = EvalInput{} // the checks share env's room: it keeps no input alive
 	return d
 }
 
@@ -249,12 +298,14 @@ func BudgetWindow(period string, now time.Time) (start, end time.Time) {
 
 // ---- helpers ----
 
-func pass(detail string, limits ...Limit) Check {
-	return Check{Result: CheckPass, Detail: detail, Limits: limits}
+// pass returns a passing check; its limits are kept in e's room.
+func (e *evalEnv) pass(detail string, limits ...Limit) Check {
+	return Check{Result: CheckPass, Detail: detail, Limits: e.keep(limits)}
 }
 
-func failed(code Code, detail string, limits ...Limit) Check {
-	return Check{Result: CheckFail, Code: code, Detail: detail, Limits: limits}
+// failed returns a failed check; its limits are kept in e's room.
+func (e *evalEnv) failed(code Code, detail string, limits ...Limit) Check {
+	return Check{Result: CheckFail, Code: code, Detail: detail, Limits: e.keep(limits)}
 }
 
 func unresolved(code Code, detail string) Check {
@@ -283,12 +334,12 @@ func (e *evalEnv) paymentIn(currency string, scale uint8) (*PaymentFacts, *Check
 		return nil, &ch
 	}
 	if p.Amount.Currency != currency || p.Amount.Scale != scale {
-		ch := failed(CodeCurrencyMismatch, fmt.Sprintf("payment is in %s/%d, the constraint in %s/%d",
+		ch := e.failed(CodeCurrencyMismatch, fmt.Sprintf("payment is in %s/%d, the constraint in %s/%d",
 			p.Amount.Currency, p.Amount.Scale, currency, scale))
 		return nil, &ch
 	}
 	if p.Amount.Amount < 0 || p.Amount.Amount > AmountMax {
-		ch := failed(CodeClaimsInvalid, "payment amount out of range")
+		ch := e.failed(CodeClaimsInvalid, "payment amount out of range")
 		return nil, &ch
 	}
 	return p, nil
@@ -298,21 +349,33 @@ func (e *evalEnv) fmtMoney(a int64, currency string, scale uint8) string {
 	return Money{Amount: a, Currency: currency, Scale: scale}.String()
 }
 
-// detail joins a passing check's detail: strings, and amounts (Money)
-// written as Money.String writes them, in one allocation.
-func detail(parts ...any) string {
+// detail joins a passing check's detail: strings, integers (int64) in
+// decimal, and amounts (Money) written as Money.String writes them. It is
+// written to e's room (to a new buffer when it does not fit), whose bytes
+// are never written again, and shared by the string.
+func (e *evalEnv) detail(parts ...any) string {
 	var buf [160]byte
 	b := buf[:0]
 	for _, p := range parts {
 		switch v := p.(type) {
 		case string:
 			b = append(b, v...)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
 		case Money:
 			b = append(appendMinor(b, v.Amount, v.Scale), ' ')
 			b = append(b, v.Currency...)
 		}
 	}
-	return string(b)
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(e.text)-len(e.text) < len(b) {
+		e.text = make([]byte, 0, max(len(b), evalText))
+	}
+	n := len(e.text)
+	e.text = append(e.text, b...)
+	return unsafe.String(&e.text[n], len(b))
 }
 
 // ---- evaluate implementations ----
@@ -326,14 +389,14 @@ func (c *AmountRangeConstraint) evaluate(e *evalEnv) Check {
 	hi, okHi := moneyLimit("max", c.Currency, c.Scale, c.Max, 0, a)
 	lo := Limit{Name: "min", Unit: c.Currency, Scale: c.Scale, Max: c.Min, Requested: a}
 	if a < c.Min {
-		return failed(CodeAmountOutOfRange, fmt.Sprintf("%s is below the minimum %s",
+		return e.failed(CodeAmountOutOfRange, fmt.Sprintf("%s is below the minimum %s",
 			p.Amount, e.fmtMoney(c.Min, c.Currency, c.Scale)), hi, lo)
 	}
 	if !okHi {
-		return failed(CodeAmountOutOfRange, fmt.Sprintf("%s is above the maximum %s",
+		return e.failed(CodeAmountOutOfRange, fmt.Sprintf("%s is above the maximum %s",
 			p.Amount, e.fmtMoney(c.Max, c.Currency, c.Scale)), hi)
 	}
-	return pass(detail(p.Amount, " is within [", Money{Amount: c.Min, Currency: c.Currency, Scale: c.Scale}, ", ",
+	return e.pass(e.detail(p.Amount, " is within [", Money{Amount: c.Min, Currency: c.Currency, Scale: c.Scale}, ", ",
 		Money{Amount: c.Max, Currency: c.Currency, Scale: c.Scale}, "]"), hi)
 }
 
@@ -348,15 +411,15 @@ func (c *BudgetConstraint) evaluate(e *evalEnv) Check {
 		return unresolved(CodeUnresolvedConstraint, "usage state has a negative amount spent")
 	}
 	l, ok := moneyLimit(period, c.Currency, c.Scale, c.Max, used, p.Amount.Amount)
-	what := "in total"
-	if period != PeriodTotal {
-		what = "this " + period
-	}
 	if !ok {
-		return failed(CodeBudgetExceeded, fmt.Sprintf("%s spent %s plus %s is above the budget %s",
+		what := "in total"
+		if period != PeriodTotal {
+			what = "this " + period
+		}
+		return e.failed(CodeBudgetExceeded, fmt.Sprintf("%s spent %s plus %s is above the budget %s",
 			e.fmtMoney(used, c.Currency, c.Scale), what, p.Amount, e.fmtMoney(c.Max, c.Currency, c.Scale)), l)
 	}
-	return pass(detail(Money{Amount: l.Remaining, Currency: c.Currency, Scale: c.Scale}, " of the ", period, " budget ",
+	return e.pass(e.detail(Money{Amount: l.Remaining, Currency: c.Currency, Scale: c.Scale}, " of the ", period, " budget ",
 		Money{Amount: c.Max, Currency: c.Currency, Scale: c.Scale}, " left after this payment"), l)
 }
 
@@ -391,17 +454,17 @@ func (c *RecurrenceConstraint) evaluate(e *evalEnv) Check {
 		l, ok := moneyLimit("uses", "uses", 0, c.MaxOccurrences, uses, 1)
 		limits = append(limits, l)
 		if !ok {
-			return failed(CodeRecurrenceExceeded, fmt.Sprintf("used %d of %d times", uses, c.MaxOccurrences), limits...)
+			return e.failed(CodeRecurrenceExceeded, fmt.Sprintf("used %d of %d times", uses, c.MaxOccurrences), limits...)
 		}
 	}
 	if c.Frequency != FrequencyOnDemand && !e.in.State.LastUseAt.IsZero() {
 		next := nextAllowed(c.Frequency, e.in.State.LastUseAt)
 		if e.in.Now.Before(next) {
-			return failed(CodeRecurrenceTooSoon, fmt.Sprintf("%s: last used %s, next use allowed from %s",
+			return e.failed(CodeRecurrenceTooSoon, fmt.Sprintf("%s: last used %s, next use allowed from %s",
 				c.Frequency, e.in.State.LastUseAt.UTC().Format(time.RFC3339), next.Format(time.RFC3339)), limits...)
 		}
 	}
-	return pass(fmt.Sprintf("%s, used %d times before", c.Frequency, uses), limits...)
+	return e.pass(e.detail(c.Frequency, ", used ", uses, " times before"), limits...)
 }
 
 func merchantIn(l []Merchant, id string) bool {
@@ -419,9 +482,9 @@ func (c *AllowedPayeesConstraint) evaluate(e *evalEnv) Check {
 	}
 	id := e.in.Payment.Payee.ID
 	if !merchantIn(c.Allowed, id) {
-		return failed(CodePayeeNotAllowed, fmt.Sprintf("payee %q is not among the %d allowed", id, len(c.Allowed)))
+		return e.failed(CodePayeeNotAllowed, fmt.Sprintf("payee %q is not among the %d allowed", id, len(c.Allowed)))
 	}
-	return pass(fmt.Sprintf("payee %q is allowed", id))
+	return e.pass(fmt.Sprintf("payee %q is allowed", id))
 }
 
 func (c *AllowedCategoriesConstraint) evaluate(e *evalEnv) Check {
@@ -434,10 +497,10 @@ func (c *AllowedCategoriesConstraint) evaluate(e *evalEnv) Check {
 	}
 	for _, a := range c.Categories {
 		if a == cat {
-			return pass(fmt.Sprintf("payee category %q is allowed", cat))
+			return e.pass(fmt.Sprintf("payee category %q is allowed", cat))
 		}
 	}
-	return failed(CodeCategoryNotAllowed, fmt.Sprintf("payee category %q is not among the %d allowed", cat, len(c.Categories)))
+	return e.failed(CodeCategoryNotAllowed, fmt.Sprintf("payee category %q is not among the %d allowed", cat, len(c.Categories)))
 }
 
 func (c *AllowedMerchantsConstraint) evaluate(e *evalEnv) Check {
@@ -446,9 +509,9 @@ func (c *AllowedMerchantsConstraint) evaluate(e *evalEnv) Check {
 	}
 	id := e.in.Checkout.Merchant.ID
 	if !merchantIn(c.Allowed, id) {
-		return failed(CodeMerchantNotAllowed, fmt.Sprintf("merchant %q is not among the %d allowed", id, len(c.Allowed)))
+		return e.failed(CodeMerchantNotAllowed, fmt.Sprintf("merchant %q is not among the %d allowed", id, len(c.Allowed)))
 	}
-	return pass(fmt.Sprintf("merchant %q is allowed", id))
+	return e.pass(fmt.Sprintf("merchant %q is allowed", id))
 }
 
 func (c *ExecutionDateConstraint) evaluate(e *evalEnv) Check {
@@ -461,12 +524,12 @@ func (c *ExecutionDateConstraint) evaluate(e *evalEnv) Check {
 	}
 	t := at.Unix()
 	if c.NotBefore != 0 && t < c.NotBefore {
-		return failed(CodeOutsideExecutionWindow, fmt.Sprintf("executes at %d, before not_before %d", t, c.NotBefore))
+		return e.failed(CodeOutsideExecutionWindow, fmt.Sprintf("executes at %d, before not_before %d", t, c.NotBefore))
 	}
 	if c.NotAfter != 0 && t > c.NotAfter {
-		return failed(CodeOutsideExecutionWindow, fmt.Sprintf("executes at %d, after not_after %d", t, c.NotAfter))
+		return e.failed(CodeOutsideExecutionWindow, fmt.Sprintf("executes at %d, after not_after %d", t, c.NotAfter))
 	}
-	return pass(fmt.Sprintf("executes at %d, inside the window", t))
+	return e.pass(fmt.Sprintf("executes at %d, inside the window", t))
 }
 
 func (c *ApprovalThresholdConstraint) evaluate(e *evalEnv) Check {
@@ -477,16 +540,16 @@ func (c *ApprovalThresholdConstraint) evaluate(e *evalEnv) Check {
 	l := Limit{Name: "approval_threshold", Unit: c.Currency, Scale: c.Scale, Max: c.Amount,
 		Requested: p.Amount.Amount, Remaining: max(0, c.Amount-p.Amount.Amount)}
 	if p.Amount.Amount <= c.Amount {
-		return pass(fmt.Sprintf("%s is at or below the approval threshold %s", p.Amount,
+		return e.pass(fmt.Sprintf("%s is at or below the approval threshold %s", p.Amount,
 			e.fmtMoney(c.Amount, c.Currency, c.Scale)), l)
 	}
 	if e.in.UserApproved {
-		return pass(fmt.Sprintf("%s is above the approval threshold %s and the user approved it", p.Amount,
+		return e.pass(fmt.Sprintf("%s is above the approval threshold %s and the user approved it", p.Amount,
 			e.fmtMoney(c.Amount, c.Currency, c.Scale)), l)
 	}
 	ch := unresolved(CodeApprovalRequired, fmt.Sprintf("%s is above the approval threshold %s: the user must approve",
 		p.Amount, e.fmtMoney(c.Amount, c.Currency, c.Scale)))
-	ch.Limits = []Limit{l}
+	ch.Limits = e.keep([]Limit{l})
 	return ch
 }
 
@@ -496,9 +559,9 @@ func (c *PaymentReferenceConstraint) evaluate(e *evalEnv) Check {
 		return unresolved(CodeUnresolvedConstraint, "no open checkout mandate in this purchase")
 	}
 	if h != c.ConditionalTransactionID {
-		return failed(CodeMandateHashMismatch, "the open checkout mandate used is not the one this mandate references")
+		return e.failed(CodeMandateHashMismatch, "the open checkout mandate used is not the one this mandate references")
 	}
-	return pass("the open checkout mandate used is the referenced one")
+	return e.pass("the open checkout mandate used is the referenced one")
 }
 
 func (c *LineItemsConstraint) evaluate(e *evalEnv) Check {
@@ -521,10 +584,10 @@ func (c *LineItemsConstraint) evaluate(e *evalEnv) Check {
 		limits[j] = Limit{Name: r.ID, Unit: "units", Max: r.Quantity, Requested: perRule[j], Remaining: r.Quantity - perRule[j]}
 	}
 	if got != want {
-		return failed(CodeLineItemsNotAllowed, fmt.Sprintf("only %d of the checkout's %d units match an acceptable item within its quantity",
+		return e.failed(CodeLineItemsNotAllowed, fmt.Sprintf("only %d of the checkout's %d units match an acceptable item within its quantity",
 			got, want), limits...)
 	}
-	return pass(fmt.Sprintf("all %d units match acceptable items", want), limits...)
+	return e.pass(fmt.Sprintf("all %d units match acceptable items", want), limits...)
 }
 
 func (c *PriceConditionConstraint) evaluate(e *evalEnv) Check {
@@ -533,7 +596,7 @@ func (c *PriceConditionConstraint) evaluate(e *evalEnv) Check {
 	what := "the checkout total"
 	if co != nil {
 		if co.Currency != c.Currency || co.Scale != c.Scale {
-			return failed(CodeCurrencyMismatch, fmt.Sprintf("checkout is in %s/%d, the condition in %s/%d",
+			return e.failed(CodeCurrencyMismatch, fmt.Sprintf("checkout is in %s/%d, the condition in %s/%d",
 				co.Currency, co.Scale, c.Currency, c.Scale))
 		}
 		if c.ItemID == "" {
@@ -546,7 +609,7 @@ func (c *PriceConditionConstraint) evaluate(e *evalEnv) Check {
 				}
 			}
 			if price < 0 {
-				return failed(CodePriceConditionNotMet, fmt.Sprintf("item %q is not in the checkout", c.ItemID))
+				return e.failed(CodePriceConditionNotMet, fmt.Sprintf("item %q is not in the checkout", c.ItemID))
 			}
 		}
 	}
@@ -555,7 +618,7 @@ func (c *PriceConditionConstraint) evaluate(e *evalEnv) Check {
 		l, ok := moneyLimit("at_or_below", c.Currency, c.Scale, c.AtOrBelow, 0, price)
 		limits = append(limits, l)
 		if !ok {
-			return failed(CodePriceConditionNotMet, fmt.Sprintf("%s is %s, above %s (the price moved)", what,
+			return e.failed(CodePriceConditionNotMet, fmt.Sprintf("%s is %s, above %s (the price moved)", what,
 				e.fmtMoney(price, c.Currency, c.Scale), e.fmtMoney(c.AtOrBelow, c.Currency, c.Scale)), limits...)
 		}
 	}
@@ -563,7 +626,7 @@ func (c *PriceConditionConstraint) evaluate(e *evalEnv) Check {
 		if price < 0 {
 			return unresolved(CodeUnresolvedConstraint, "no checkout to evaluate")
 		}
-		return pass(fmt.Sprintf("%s is %s, at or below %s", what, e.fmtMoney(price, c.Currency, c.Scale),
+		return e.pass(fmt.Sprintf("%s is %s, at or below %s", what, e.fmtMoney(price, c.Currency, c.Scale),
 			e.fmtMoney(c.AtOrBelow, c.Currency, c.Scale)), limits...)
 	}
 	// An attested price is required.
@@ -587,7 +650,7 @@ func (c *PriceConditionConstraint) evaluate(e *evalEnv) Check {
 		return unresolved(CodePriceAttestationRequired, fmt.Sprintf("attestation is for merchant %q, the checkout is from %q",
 			a.Merchant.ID, co.Merchant.ID))
 	case a.Price.Currency != c.Currency || a.Price.Scale != c.Scale:
-		return failed(CodeCurrencyMismatch, fmt.Sprintf("attested price is in %s/%d, the condition in %s/%d",
+		return e.failed(CodeCurrencyMismatch, fmt.Sprintf("attested price is in %s/%d, the condition in %s/%d",
 			a.Price.Currency, a.Price.Scale, c.Currency, c.Scale))
 	}
 	age := e.in.Now.Unix() - a.IssuedAt
@@ -595,14 +658,14 @@ func (c *PriceConditionConstraint) evaluate(e *evalEnv) Check {
 		return unresolved(CodePriceAttestationStale, fmt.Sprintf("attestation is %ds old, limit %ds", age, c.AttestationMaxAgeSeconds))
 	}
 	if !a.Available {
-		return failed(CodePriceConditionNotMet, fmt.Sprintf("item %q is attested unavailable", c.ItemID))
+		return e.failed(CodePriceConditionNotMet, fmt.Sprintf("item %q is attested unavailable", c.ItemID))
 	}
 	l, ok := moneyLimit("attested_at_or_below", c.Currency, c.Scale, c.AtOrBelow, 0, a.Price.Amount)
 	limits = append(limits, l)
 	if !ok {
-		return failed(CodePriceConditionNotMet, fmt.Sprintf("attested price %s is above %s", a.Price,
+		return e.failed(CodePriceConditionNotMet, fmt.Sprintf("attested price %s is above %s", a.Price,
 			e.fmtMoney(c.AtOrBelow, c.Currency, c.Scale)), limits...)
 	}
-	return pass(fmt.Sprintf("attested price %s (by %s, %ds old) is at or below %s", a.Price, a.Issuer, age,
+	return e.pass(fmt.Sprintf("attested price %s (by %s, %ds old) is at or below %s", a.Price, a.Issuer, age,
 		e.fmtMoney(c.AtOrBelow, c.Currency, c.Scale)), limits...)
 }
