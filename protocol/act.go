@@ -387,10 +387,15 @@ func NewConfirmation(pub PublicKey) (Confirmation, error) {
 // re-serialized JSON). checkout_hash, transaction_id, open_mandate_hash
 // and a receipt's reference are HashJWS values.
 func HashJWS(compact []byte) string {
-	sum := sha256.Sum256(compact)
 	var b [hashBytesB64]byte
-	jwsB64.Encode(b[:], sum[:])
+	hashJWSTo(&b, compact)
 	return string(b[:])
+}
+
+// hashJWSTo writes the HashJWS of compact to b.
+func hashJWSTo(b *[hashBytesB64]byte, compact []byte) {
+	sum := sha256.Sum256(compact)
+	jwsB64.Encode(b[:], sum[:])
 }
 
 // hashBytesB64 is the length of a HashJWS value.

@@ -376,13 +376,20 @@ func verifyParsed[T any, P objectPtr[T]](ctx context.Context, vc *VerifyContext,
 		}
 		vc.note("revocation", "not revoked", nil)
 	}
-	return &Verified[T]{
+	// The result and its hash's text are one allocation.
+	r := &struct {
+		v    Verified[T]
+		hash [hashBytesB64]byte
+	}{}
+	hashJWSTo(&r.hash, raw)
+	r.v = Verified[T]{
 		Claims: (*T)(obj),
 		Raw:    raw,
-		Hash:   HashJWS(raw),
+		Hash:   unsafe.String(&r.hash[0], len(r.hash)),
 		Header: cj.header,
 		Signer: pk,
-	}, nil
+	}
+	return &r.v, nil
 }
 
 // VerifyAgentCredential verifies an agent credential (signed by a user).
@@ -475,12 +482,14 @@ func checkClosedSigner(vc *VerifyContext, c *Claims, signer PartyKey, kid string
 	return vc.note("binding", "human not present: signed by the open mandate's agent", nil)
 }
 
-func openRefOf(hash string, c *Claims, cnf Confirmation) (*openRef, error) {
+// openRefOf returns what a closed mandate is checked against, of the open
+// mandate whose hash, claims and cnf are given.
+func openRefOf(hash string, c *Claims, cnf Confirmation) (openRef, error) {
 	kid, err := cnf.KeyID()
 	if err != nil {
-		return nil, failWrap(CodeClaimsInvalid, "cnf", err)
+		return openRef{}, failWrap(CodeClaimsInvalid, "cnf", err)
 	}
-	return &openRef{hash: hash, sub: c.Subject, agent: kid, issuer: c.Issuer}, nil
+	return openRef{hash: hash, sub: c.Subject, agent: kid, issuer: c.Issuer}, nil
 }
 
 // VerifyClosedCheckoutMandate verifies a closed checkout mandate and the
@@ -496,9 +505,11 @@ func VerifyClosedCheckoutMandate(ctx context.Context, vc *VerifyContext, raw []b
 	}
 	var ref *openRef
 	if open != nil {
-		if ref, err = openRefOf(open.Hash, &open.Claims.Claims, open.Claims.Cnf); err != nil {
+		r, err := openRefOf(open.Hash, &open.Claims.Claims, open.Claims.Cnf)
+		if err != nil {
 			return nil, nil, err
 		}
+		ref = &r
 	}
 	c := m.Claims
 	if err := checkClosedSigner(vc, &c.Claims, m.Signer, m.Header.Kid, c.Modality, c.OpenMandateHash, ref); err != nil {
@@ -528,9 +539,11 @@ func VerifyParsedClosedPaymentMandate(ctx context.Context, vc *VerifyContext, pa
 	}
 	var ref *openRef
 	if open != nil {
-		if ref, err = openRefOf(open.Hash, &open.Claims.Claims, open.Claims.Cnf); err != nil {
+		r, err := openRefOf(open.Hash, &open.Claims.Claims, open.Claims.Cnf)
+		if err != nil {
 			return nil, err
 		}
+		ref = &r
 	}
 	c := m.Claims
 	if err := checkClosedSigner(vc, &c.Claims, m.Signer, m.Header.Kid, c.Modality, c.OpenMandateHash, ref); err != nil {
