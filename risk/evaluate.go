@@ -86,7 +86,7 @@ func Evaluate(f *Features, platformRules, walletRules []*CompiledRule) Decision 
 }
 
 func evaluate(f *Features, platformRules, walletRules []*CompiledRule, tracked bool) Decision {
-	act := &activation{f: f, tracked: tracked}
+	act := &activation{f: *f, tracked: tracked}
 	d := Decision{Outcome: OutcomeApprove}
 	for _, r := range ordered(platformRules) {
 		d.eval(act, r, r.rule.Scope == ScopePlatform)

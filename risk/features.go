@@ -146,9 +146,10 @@ var variables = [numVars]variable{
 
 // activation resolves rule variables from one Features value. It is built
 // once per Evaluate call and shared by all rules; each variable is
-// converted to a CEL value at most once, on first use.
+// converted to a CEL value at most once, on first use. It holds a copy of
+// the Features, so the caller's need not outlive the call.
 type activation struct {
-	f    *Features
+	f    Features
 	vals [numVars]ref.Val
 	// tracked: evaluate with runtime cost tracking (inputs exceed the
 	// estimate's bounds).
@@ -175,7 +176,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 }
 
 func (a *activation) value(i int) ref.Val {
-	f := a.f
+	f := &a.f
 	switch i {
 	case vPaymentAmount:
 		return types.Int(f.Amount)
