@@ -42,12 +42,22 @@ type checkResult struct {
 // evaluatedOf records decision d, evaluated on usage u with the payee's
 // category.
 func evaluatedOf(d *protocol.Decision, u protocol.UsageState, category string) *evaluated {
-	ev := &evaluated{Outcome: d.Outcome, Code: d.Code, Usage: u, Category: category,
-		Results: make([]checkResult, len(d.Checks))}
-	for i, ch := range d.Checks {
-		ev.Results[i] = checkResult{Result: ch.Result, Code: ch.Code}
+	// The record and the results of up to four checks are one allocation.
+	r := new(struct {
+		ev  evaluated
+		few [4]checkResult
+	})
+	var results []checkResult
+	if n := len(d.Checks); n <= len(r.few) {
+		results = r.few[:n:n]
+	} else {
+		results = make([]checkResult, n)
 	}
-	return ev
+	for i, ch := range d.Checks {
+		results[i] = checkResult{Result: ch.Result, Code: ch.Code}
+	}
+	r.ev = evaluated{Outcome: d.Outcome, Code: d.Code, Usage: u, Category: category, Results: results}
+	return &r.ev
 }
 
 // matches reports whether decision d concludes what ev recorded.

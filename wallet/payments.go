@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/protocol"
@@ -52,8 +53,9 @@ type Payment struct {
 	Answer    *Answer           `json:"answer,omitempty"`
 
 	// committed is what the last change of the payment committed: its
-	// transfers (as the engine filled them in), their fingerprints as
-	// submitted and its doc, for receipts (Evidence builds the records).
+	// request (its transfers as the engine filled them in, its doc) and
+	// the transfers' fingerprints as submitted, for receipts (Evidence
+	// builds the records).
 	committed *submitted
 	// replayed: Pay answered a retry of a payment made before.
 	replayed bool
@@ -67,11 +69,19 @@ type Payment struct {
 // same closed mandate again) instead of making one.
 func (p *Payment) Replayed() bool { return p.replayed }
 
-// submitted is a committed request as it was submitted.
+// submitted is a request to the engine of transfers and one doc, with the
+// transfers' fingerprints as submitted: one allocation for the three.
 type submitted struct {
-	ts   []ledger.Transfer
-	fps  []uint64
-	docs []ledger.Doc
+	req ledger.Request
+	fps []uint64
+	doc [1]ledger.Doc // req.Docs
+}
+
+// submission returns the request of transfers ts and doc d.
+func submission(ts []ledger.Transfer, d ledger.Doc) *submitted {
+	sub := &submitted{fps: fingerprints(ts), doc: [1]ledger.Doc{d}}
+	sub.req = ledger.Request{Transfers: ts, Docs: sub.doc[:]}
+	return sub
 }
 
 // Committed is what one change committed: transfer records and docs, as
@@ -104,7 +114,7 @@ func fingerprints(ts []ledger.Transfer) []uint64 {
 // payment, or the owner's answer): what a receipt for it names.
 func (s *Service) Evidence(ctx context.Context, p *Payment) (*Committed, error) {
 	if c := p.committed; c != nil {
-		return committedOf(c.ts, c.fps, c.docs), nil
+		return committedOf(c.req.Transfers, c.fps, c.req.Docs), nil
 	}
 	kind := KindPayment
 	ids := make([]ledger.ID, len(p.Legs))
@@ -204,8 +214,12 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	var peek closedRef
 	if c, ok := parsed.Unverified(); ok {
 		peek = closedRef{ID: c.ID, IssuedAt: c.IssuedAt, OpenMandateHash: c.OpenMandateHash}
-	} else if err := peekJWS("closed_mandate", req.ClosedMandate, &peek); err != nil {
-		return nil, refusal(protocol.CodePayloadInvalid, err.Error())
+	} else {
+		var loose closedRef // decoded through an interface: allocated only here
+		if err := peekJWS("closed_mandate", req.ClosedMandate, &loose); err != nil {
+			return nil, refusal(protocol.CodePayloadInvalid, err.Error())
+		}
+		peek = loose
 	}
 	// The same closed mandate again (a retry): the same payment, whatever
 	// happened since. Only the exact bytes the payment was made with match.
@@ -360,9 +374,8 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 		exp := now.Add(s.ttl).UTC()
 		p.ExpiresAt = &exp
 	}
-	fps := fingerprints(ts)
-	creq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindPayment, p.ID, body)}}
-	res, ok, err := s.engine.Submit(ctx, creq, nil)
+	sub := submission(ts, doc(KindPayment, p.ID, body))
+	res, ok, err := s.engine.Submit(ctx, &sub.req, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrEngine, err)
 	}
@@ -375,10 +388,10 @@ func (s *Service) commitPayment(ctx context.Context, agent *Agent, w *Wallet, m 
 		}
 		return s.chainRefusal(ctx, m, p, res, now)
 	}
-	p.committed = &submitted{ts, fps, creq.Docs}
+	p.committed = sub
 	s.recordUse(agent, w, m, p, now)
 	p.Limits = s.remaining(ctx, m, now, false)
-	s.keep(p, creq.Docs[0].Body)
+	s.keep(p, sub.req.Docs[0].Body)
 	tm.done(StageRecord)
 	return nil
 }
@@ -467,9 +480,9 @@ func (s *Service) legs(m *Mandate, w *Wallet, p *Payment, jti string, now time.T
 // time, which is the jti's, comes first, so the leg is stored with the
 // payment's other records.
 func singleUse(pid string, timed bool) ledger.ID {
-	x := id("single-use", jtiKey(pid))
+	p, _ := ledger.ParseID(strings.TrimPrefix(pid, PrefixPayment))
+	x := id("single-use", string(p[timePrefix:])) // jtiKey(pid), not allocated
 	if timed {
-		p, _ := ledger.ParseID(strings.TrimPrefix(pid, PrefixPayment))
 		copy(x[:timePrefix], p[:timePrefix])
 	}
 	return x
@@ -682,8 +695,9 @@ func (s *Service) remaining(ctx context.Context, m *Mandate, now time.Time, fres
 // the rules see is the agent's (req.Category), else the payee's
 // registered one.
 func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amount int64, req PayRequest, now time.Time) risk.Decision {
-	walletPayee := w.ID + "\x00" + payee
-	_, seen := s.seenPayees.Load(walletPayee)
+	var buf [128]byte
+	key := walletPayeeLookup(&buf, w.ID, payee)
+	_, seen := s.seenPayees.Load(key)
 	category := req.Category
 	if category == "" {
 		category = s.merchantCategory(payee)
@@ -691,7 +705,7 @@ func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amou
 	f := &risk.Features{
 		Amount: amount, Currency: w.Currency, MandateID: m.ID, HourUTC: now.UTC().Hour(), Metadata: req.Metadata,
 		MerchantID: payee, MerchantCategory: category, IsNewMerchant: !seen,
-		MerchantAmountToday: s.merchantDay.Sum(walletPayee),
+		MerchantAmountToday: s.merchantDay.Sum(key),
 		AgentID:             agent.ID, AgentPaymentsLastMinute: s.perMinute.Sum(agent.ID),
 		AgentAmountLastHour: s.perHour.Sum(agent.ID),
 		WalletID:            w.ID, WalletAmountToday: s.walletDay.Sum(w.ID),
@@ -707,12 +721,24 @@ func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amou
 	return risk.Evaluate(f, *s.platformRules.Load(), wr)
 }
 
+// walletPayee is the key of what wallet paid payee: the wallet's id, 0,
+// the payee's.
+func walletPayee(wallet, payee string) string { return wallet + "\x00" + payee }
+
+// walletPayeeLookup is walletPayee written to buf, for lookups that keep
+// no key: it allocates nothing when buf is on the caller's stack and the
+// key fits. The string shares buf's bytes, which nothing writes again.
+func walletPayeeLookup(buf *[128]byte, wallet, payee string) string {
+	b := append(append(append(buf[:0], wallet...), 0), payee...)
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
 // recordUse updates the velocity counters after a committed payment.
 func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now time.Time) {
 	s.perMinute.Add(agent.ID, 1)
 	s.perHour.Add(agent.ID, p.Amount)
-	walletPayee := w.ID + "\x00" + p.Payee
-	s.merchantDay.Add(walletPayee, p.Amount)
+	key := walletPayee(w.ID, p.Payee)
+	s.merchantDay.Add(key, p.Amount)
 	s.walletDay.Add(w.ID, p.Amount)
 	for _, l := range p.Legs {
 		switch l.Name {
@@ -723,7 +749,7 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 			s.addUsed(l.Account, p.Amount)
 		}
 	}
-	s.seePayee(walletPayee)
+	s.seePayee(key)
 	for {
 		last := m.lastUse.Load()
 		if now.UnixNano() <= last || m.lastUse.CompareAndSwap(last, now.UnixNano()) {
@@ -958,16 +984,16 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 	if m, ok := s.mandates[p.mandate]; ok && int64(d.Timestamp) > m.lastUse.Load() {
 		m.lastUse.Store(int64(d.Timestamp))
 	}
-	s.seePayee(p.wallet + "\x00" + p.payee)
+	s.seePayee(walletPayee(p.wallet, p.payee))
 	return nil
 }
 
-// seePayee records that a wallet paid a payee (walletPayee: the wallet's
-// id, 0, the payee's). A payee already seen is not stored again: a store
-// replaces the entry, which costs more than the lookup.
-func (s *Service) seePayee(walletPayee string) {
-	if _, seen := s.seenPayees.Load(walletPayee); !seen {
-		s.seenPayees.Store(walletPayee, struct{}{})
+// seePayee records that a wallet paid a payee (key: their walletPayee).
+// A payee already seen is not stored again: a store replaces the entry,
+// which costs more than the lookup.
+func (s *Service) seePayee(key string) {
+	if _, seen := s.seenPayees.Load(key); !seen {
+		s.seenPayees.Store(key, struct{}{})
 	}
 }
 
@@ -1092,9 +1118,8 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 	if approve {
 		q.Status = StatusApproved
 	}
-	fps := fingerprints(ts)
-	areq := &ledger.Request{Transfers: ts, Docs: []ledger.Doc{doc(KindApproval, p.ID, &q)}}
-	res, ok, err := s.engine.Submit(ctx, areq, nil)
+	sub := submission(ts, doc(KindApproval, p.ID, &q))
+	res, ok, err := s.engine.Submit(ctx, &sub.req, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrEngine, err)
 	}
@@ -1117,8 +1142,8 @@ func (s *Service) Answer(ctx context.Context, owner, pid string, approve bool) (
 			}
 		}
 	}
-	q.committed = &submitted{ts, fps, areq.Docs}
-	s.keep(&q, areq.Docs[0].Body)
+	q.committed = sub
+	s.keep(&q, sub.req.Docs[0].Body)
 	return &q, nil
 }
 
