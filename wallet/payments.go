@@ -70,17 +70,28 @@ type Payment struct {
 func (p *Payment) Replayed() bool { return p.replayed }
 
 // submitted is a request to the engine of transfers and one doc, with the
-// transfers' fingerprints as submitted: one allocation for the three.
+// transfers' fingerprints as submitted: one allocation for the three,
+// fingerprints included for a chain of up to seven transfers (total, the
+// three periods, uses, a purchase's checkout, the money).
 type submitted struct {
 	req ledger.Request
 	fps []uint64
 	doc [1]ledger.Doc // req.Docs
+	few [7]uint64     // fps, when they fit
 }
 
 // submission returns the request of transfers ts and doc d.
 func submission(ts []ledger.Transfer, d ledger.Doc) *submitted {
-	sub := &submitted{fps: fingerprints(ts), doc: [1]ledger.Doc{d}}
+	sub := &submitted{doc: [1]ledger.Doc{d}}
 	sub.req = ledger.Request{Transfers: ts, Docs: sub.doc[:]}
+	if n := len(ts); n <= len(sub.few) {
+		sub.fps = sub.few[:n:n]
+	} else {
+		sub.fps = make([]uint64, n)
+	}
+	for i := range ts {
+		sub.fps[i] = ledger.Fingerprint(&ts[i])
+	}
 	return sub
 }
 
@@ -100,14 +111,6 @@ func committedOf(ts []ledger.Transfer, fps []uint64, docs []ledger.Doc) *Committ
 		c.Transfers[i] = ledger.TransferRecord{Transfer: ts[i], Fingerprint: fps[i]}
 	}
 	return c
-}
-
-func fingerprints(ts []ledger.Transfer) []uint64 {
-	fps := make([]uint64, len(ts))
-	for i := range ts {
-		fps[i] = ledger.Fingerprint(&ts[i])
-	}
-	return fps
 }
 
 // Evidence returns the records the payment's latest change committed (the
