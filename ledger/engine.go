@@ -110,6 +110,7 @@ type Engine struct {
 
 	commits    chan *pendingBatch
 	commitDone chan commitResult
+	answers    chan []*request // requests of durable batches, to answer
 	stopped    chan struct{}
 	startOnce  sync.Once
 	stopOnce   sync.Once
@@ -200,6 +201,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		queue:      make(chan *request, cfg.QueueRequestsMax),
 		commits:    make(chan *pendingBatch),
 		commitDone: make(chan commitResult, 1),
+		answers:    make(chan []*request, 4),
 		stopped:    make(chan struct{}),
 	}, nil
 }
@@ -207,6 +209,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 // Start starts the engine's goroutines. It is idempotent.
 func (e *Engine) Start() {
 	e.startOnce.Do(func() {
+		go e.answerLoop()
 		go e.commitLoop()
 		go e.run()
 	})
@@ -417,7 +420,6 @@ func (e *Engine) now() uint64 { return uint64(e.cfg.Clock.Now().UnixNano()) }
 // and hands the batch to the committer whenever the committer is idle, so
 // batch N+1 fills while batch N commits.
 func (e *Engine) run() {
-	defer close(e.stopped)
 	defer close(e.commits)
 	var open *pendingBatch
 	busy := false // the committer holds a batch
@@ -538,7 +540,11 @@ func (e *Engine) applyRequest(open *pendingBatch, r *request, events int) (*pend
 }
 
 // commitLoop is the committer's goroutine: one store transaction per batch.
+// After a successful commit it tells run first and hands the batch's
+// requests to answerLoop, so the next commit need not wait for them; after
+// a failed one it answers them itself.
 func (e *Engine) commitLoop() {
+	defer close(e.answers)
 	ctx := context.Background()
 	for pb := range e.commits {
 		for _, r := range pb.reqs {
@@ -573,10 +579,29 @@ func (e *Engine) commitLoop() {
 			e.transfers.Add(uint64(len(pb.batch.Transfers)))
 			e.requests.Add(uint64(len(pb.reqs)))
 		}
-		for _, r := range pb.reqs {
-			r.done <- err
+		if err != nil {
+			answerAll(pb.reqs, err)
+			e.commitDone <- commitResult{batch: pb.batch, err: err}
+			continue
 		}
-		e.commitDone <- commitResult{batch: pb.batch, err: err}
+		e.commitDone <- commitResult{batch: pb.batch}
+		e.answers <- pb.reqs
+	}
+}
+
+// answerLoop answers the requests of durable batches, in commit order. It
+// ends, and the engine is stopped, once commitLoop has ended.
+func (e *Engine) answerLoop() {
+	defer close(e.stopped)
+	for reqs := range e.answers {
+		answerAll(reqs, nil)
+	}
+}
+
+// answerAll answers each of reqs with err.
+func answerAll(reqs []*request, err error) {
+	for _, r := range reqs {
+		r.done <- err
 	}
 }
 

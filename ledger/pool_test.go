@@ -184,3 +184,67 @@ func TestFailedCommitAnswersEveryone(t *testing.T) {
 		t.Fatalf("OnFatal: %v", err)
 	}
 }
+
+// committedLog is an EvidenceLog that keeps the ids of the transfers of
+// every batch it was told is committed.
+type committedLog struct {
+	mu  sync.Mutex
+	ids map[ledger.ID]int // id -> times reported committed
+}
+
+func (*committedLog) Prepare(*ledger.Batch) error { return nil }
+
+func (l *committedLog) Committed(b *ledger.Batch) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range b.Transfers {
+		l.ids[t.ID]++
+	}
+}
+
+func (l *committedLog) count(id ledger.ID) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ids[id]
+}
+
+// TestAnswerAfterCommitted: a request is answered only once its batch is
+// durable and the evidence log was told so, each request exactly once,
+// and Stop returns only once every queued request is answered.
+func TestAnswerAfterCommitted(t *testing.T) {
+	ctx := context.Background()
+	st := newGateStore()
+	ev := &committedLog{ids: make(map[ledger.ID]int)}
+	e, err := ledger.Open(ctx, ledger.Config{Store: st, Evidence: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Start()
+	setup(t, e, []ledger.Account{{ID: ledger.IDFromUint64(1), Ledger: usd, Code: 1}, {ID: ledger.IDFromUint64(2), Ledger: usd, Code: 1}})
+	before := e.Stats().Requests
+	const callers, each = 64, 40
+	var wg sync.WaitGroup
+	var answered atomic.Int64
+	for g := range uint64(callers) {
+		wg.Go(func() {
+			for i := range uint64(each) {
+				n := 1000 + g*each + i
+				res, ok, err := e.Submit(ctx, payment(n), nil)
+				answered.Add(1)
+				id := ledger.IDFromUint64(n)
+				if err != nil || !ok || res[0] != ledger.ResultOK {
+					t.Errorf("submit %d: %v %v %v", n, res, ok, err)
+				} else if !st.committed(id) || ev.count(id) != 1 {
+					t.Errorf("submit %d answered before its batch was committed: store %v, evidence %d", n, st.committed(id), ev.count(id))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := e.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Stats().Requests - before; got != callers*each || answered.Load() != callers*each {
+		t.Fatalf("%d requests committed, %d answered: want %d", got, answered.Load(), callers*each)
+	}
+}
