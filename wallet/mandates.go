@@ -223,8 +223,8 @@ func (s *Service) applyMandateIssued(d ledger.Doc) error {
 		return err
 	}
 	// Verify the stored bytes as of their issue (keys are loaded first).
-	vc := s.verifyContext()
-	vc.Now, vc.Revocations, vc.Keys = m.IssuedAt, nil, asIssued{s}
+	vc := s.verifyContextAt(m.IssuedAt)
+	vc.Revocations, vc.Keys = nil, asIssued{s}
 	v, err := protocol.VerifyOpenPaymentMandate(context.Background(), vc, []byte(m.JWS))
 	if err != nil {
 		return fmt.Errorf("mandate %s no longer verifies: %w", m.ID, err)

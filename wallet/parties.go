@@ -566,8 +566,11 @@ func (s *Service) publicKey(kid string, jwk protocol.JWK) (protocol.PublicKey, e
 }
 
 // verifyContext is the context ACT objects are verified in.
-func (s *Service) verifyContext() *protocol.VerifyContext {
-	return &protocol.VerifyContext{Now: s.now(), Audience: s.platform, Keys: s, Revocations: s}
+func (s *Service) verifyContext() *protocol.VerifyContext { return s.verifyContextAt(s.now()) }
+
+// verifyContextAt is verifyContext as of now (a time the caller read).
+func (s *Service) verifyContextAt(now time.Time) *protocol.VerifyContext {
+	return &protocol.VerifyContext{Now: now, Audience: s.platform, Keys: s, Revocations: s}
 }
 
 // issuerJTI keys the mandates by issuer and jti (the map is asked about

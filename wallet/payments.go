@@ -255,8 +255,7 @@ func (s *Service) pay(ctx context.Context, agentID string, req PayRequest) (*Pay
 	case now.Before(m.NotBefore):
 		return nil, refusal(protocol.CodeNotYetValid, "the mandate is valid from "+m.NotBefore.Format(time.RFC3339))
 	}
-	vc := s.verifyContext()
-	vc.Now = now
+	vc := s.verifyContextAt(now)
 	cv, err := protocol.VerifyParsedClosedPaymentMandate(ctx, vc, parsed, m.open)
 	if err != nil {
 		return nil, refusal(protocol.CodeOf(err), err.Error())

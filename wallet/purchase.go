@@ -111,8 +111,8 @@ func (s *Service) applyCheckoutMandateIssued(d ledger.Doc) error {
 		return err
 	}
 	// Verify the stored bytes as of their issue (keys are loaded first).
-	vc := s.verifyContext()
-	vc.Now, vc.Revocations, vc.Keys = cm.IssuedAt, nil, asIssued{s}
+	vc := s.verifyContextAt(cm.IssuedAt)
+	vc.Revocations, vc.Keys = nil, asIssued{s}
 	v, err := protocol.VerifyOpenCheckoutMandate(context.Background(), vc, []byte(cm.JWS))
 	if err != nil {
 		return fmt.Errorf("checkout mandate %s no longer verifies: %w", cm.ID, err)
@@ -347,8 +347,7 @@ func (s *Service) purchase(ctx context.Context, agentID string, req PurchaseRequ
 			return nil, refusal(protocol.CodeNotYetValid, "the "+w.what+" is valid from "+w.notBefore.Format(time.RFC3339))
 		}
 	}
-	vc := s.verifyContext()
-	vc.Now = now
+	vc := s.verifyContextAt(now)
 	vp, err := protocol.VerifyPurchase(ctx, vc, protocol.Purchase{
 		CheckoutMandate: req.CheckoutMandate, PaymentMandate: req.PaymentMandate,
 		OpenCheckoutMandate: []byte(cmo.JWS), OpenPaymentMandate: []byte(m.JWS)})
