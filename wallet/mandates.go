@@ -350,13 +350,14 @@ func (s *Service) mandateByHash(h string) (*Mandate, bool) {
 // memory, or, with fresh, from the store.
 func (s *Service) usageOf(ctx context.Context, m *Mandate, now time.Time, fresh bool) protocol.UsageState {
 	var u protocol.UsageState
-	u.SpentTotal = s.usedOf(ctx, m.totalAccount(), fresh)
+	at := time.Now().UnixNano()
+	u.SpentTotal = s.usedOf(ctx, m.totalAccount(), fresh, at)
 	for _, b := range m.Budgets {
 		if b.Period == protocol.PeriodTotal {
 			continue
 		}
 		aid, _ := m.periodAccount(b.Period, now)
-		v := s.usedOf(ctx, aid, fresh)
+		v := s.usedOf(ctx, aid, fresh, at)
 		switch b.Period {
 		case protocol.PeriodDay:
 			u.SpentDay = v
@@ -367,7 +368,7 @@ func (s *Service) usageOf(ctx context.Context, m *Mandate, now time.Time, fresh 
 		}
 	}
 	if m.Uses > 0 {
-		u.Uses = s.usedOf(ctx, m.usesAccount(), fresh)
+		u.Uses = s.usedOf(ctx, m.usesAccount(), fresh, at)
 	}
 	if last := m.lastUse.Load(); last != 0 {
 		u.LastUseAt = time.Unix(0, last)

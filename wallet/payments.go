@@ -669,7 +669,8 @@ func (s *Service) chainRefusal(ctx context.Context, m *Mandate, p *Payment, res 
 
 // remaining returns what is left of each limit of the mandate now.
 func (s *Service) remaining(ctx context.Context, m *Mandate, now time.Time, fresh bool) []protocol.Limit {
-	left := func(aid ledger.ID) (used, max int64) { return s.usedOf(ctx, aid, fresh), 0 }
+	at := time.Now().UnixNano()
+	left := func(aid ledger.ID) (used, max int64) { return s.usedOf(ctx, aid, fresh, at), 0 }
 	n := len(m.Budgets)
 	if m.Uses > 0 {
 		n++

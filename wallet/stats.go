@@ -102,14 +102,16 @@ type used struct {
 	refreshing atomic.Bool
 }
 
-func (s *Service) usedOf(ctx context.Context, aid ledger.ID, fresh bool) int64 {
+// usedOf returns the use of limit account aid, as of at (the real clock,
+// Unix ns: one read for a mandate's accounts).
+func (s *Service) usedOf(ctx context.Context, aid ledger.ID, fresh bool, at int64) int64 {
 	x, ok := s.usage.Load(aid)
 	if !ok {
 		x, _ = s.usage.LoadOrStore(aid, &used{})
 	}
 	u := x.(*used)
 	loaded := u.loaded.Load()
-	stale := loaded == 0 || time.Since(time.Unix(0, loaded)) > usageRefresh
+	stale := loaded == 0 || time.Duration(at-loaded) > usageRefresh
 	// One caller refreshes a stale value; the others go on with it
 	// (fresh and first reads always wait for the store).
 	if fresh || loaded == 0 || (stale && u.refreshing.CompareAndSwap(false, true)) {
