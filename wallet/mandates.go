@@ -49,10 +49,11 @@ type limitAccounts struct {
 	periods     [3]atomic.Pointer[windowAccount] // the day's, week's and month's last window
 }
 
-// windowAccount is the account of a period budget's window.
+// windowAccount is the account of a period budget's window, which holds
+// the times from start up to end.
 type windowAccount struct {
-	start time.Time
-	id    ledger.ID
+	start, end time.Time
+	id         ledger.ID
 }
 
 // Budget is one budget of a mandate.
@@ -195,7 +196,6 @@ func derived(p *atomic.Pointer[ledger.ID], f func() ledger.ID) ledger.ID {
 // periodAccount returns the account of a period budget for the window
 // holding now, and the window's start.
 func (m *Mandate) periodAccount(period string, now time.Time) (ledger.ID, time.Time) {
-	start, _ := protocol.BudgetWindow(period, now)
 	var last *atomic.Pointer[windowAccount]
 	switch period {
 	case protocol.PeriodDay:
@@ -205,14 +205,17 @@ func (m *Mandate) periodAccount(period string, now time.Time) (ledger.ID, time.T
 	case protocol.PeriodMonth:
 		last = &m.accts.periods[2]
 	}
+	// The last window's account, while now is in that window (windows
+	// tile time: no other holds it).
 	if last != nil {
-		if w := last.Load(); w != nil && w.start.Equal(start) {
-			return w.id, start
+		if w := last.Load(); w != nil && !now.Before(w.start) && now.Before(w.end) {
+			return w.id, w.start
 		}
 	}
+	start, end := protocol.BudgetWindow(period, now)
 	aid := id("limit", m.ID, period, start.Format(time.RFC3339))
 	if last != nil {
-		last.Store(&windowAccount{start, aid})
+		last.Store(&windowAccount{start, end, aid})
 	}
 	return aid, start
 }
