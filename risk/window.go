@@ -116,8 +116,12 @@ func (c *SlidingCounter) shard(key string) *slidingShard {
 
 // Add adds delta to key at the current time and returns the key's sum
 // over the window, including delta.
-func (c *SlidingCounter) Add(key string, delta int64) int64 {
-	idx := floorDiv(c.now().UnixNano(), c.width)
+func (c *SlidingCounter) Add(key string, delta int64) int64 { return c.AddAt(key, delta, c.now()) }
+
+// AddAt is Add at time now, read from the counter's clock by the caller
+// (one read for several counters).
+func (c *SlidingCounter) AddAt(key string, delta int64, now time.Time) int64 {
+	idx := floorDiv(now.UnixNano(), c.width)
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -134,8 +138,11 @@ func (c *SlidingCounter) Add(key string, delta int64) int64 {
 }
 
 // Sum returns key's sum over the window.
-func (c *SlidingCounter) Sum(key string) int64 {
-	idx := floorDiv(c.now().UnixNano(), c.width)
+func (c *SlidingCounter) Sum(key string) int64 { return c.SumAt(key, c.now()) }
+
+// SumAt is Sum at time now, read from the counter's clock by the caller.
+func (c *SlidingCounter) SumAt(key string, now time.Time) int64 {
+	idx := floorDiv(now.UnixNano(), c.width)
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,8 +251,11 @@ func (c *DailyCounter) shard(key string) *dailyShard {
 
 // Add adds delta to key for the current UTC day and returns the day's sum
 // including delta.
-func (c *DailyCounter) Add(key string, delta int64) int64 {
-	now := c.now()
+func (c *DailyCounter) Add(key string, delta int64) int64 { return c.AddAt(key, delta, c.now()) }
+
+// AddAt is Add at time now, read from the counter's clock by the caller
+// (one read for several counters).
+func (c *DailyCounter) AddAt(key string, delta int64, now time.Time) int64 {
 	day := utcDay(now)
 	s := c.shard(key)
 	s.mu.Lock()
@@ -265,8 +275,11 @@ func (c *DailyCounter) Add(key string, delta int64) int64 {
 }
 
 // Sum returns key's sum for the current UTC day.
-func (c *DailyCounter) Sum(key string) int64 {
-	day := utcDay(c.now())
+func (c *DailyCounter) Sum(key string) int64 { return c.SumAt(key, c.now()) }
+
+// SumAt is Sum at time now, read from the counter's clock by the caller.
+func (c *DailyCounter) SumAt(key string, now time.Time) int64 {
+	day := utcDay(now)
 	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -242,3 +242,30 @@ func TestCountersConcurrent(t *testing.T) {
 		t.Fatalf("sum after midnight %d", v)
 	}
 }
+
+// TestCountersAt: AddAt and SumAt at a time count as Add and Sum do with
+// the clock at that time.
+func TestCountersAt(t *testing.T) {
+	start := time.Date(2026, 3, 1, 23, 59, 30, 0, time.UTC)
+	clk := newFakeClock(start)
+	slide, slideAt := NewSlidingCounter(time.Minute, 60, 100, clk.Now), NewSlidingCounter(time.Minute, 60, 100, nil)
+	day, dayAt := NewDailyCounter(100, clk.Now), NewDailyCounter(100, nil)
+	for i := range 200 {
+		key := fmt.Sprint("k", i%3)
+		now := clk.Now()
+		if got, want := slideAt.AddAt(key, int64(i), now), slide.Add(key, int64(i)); got != want {
+			t.Fatalf("step %d: sliding AddAt %d, Add %d", i, got, want)
+		}
+		if got, want := dayAt.AddAt(key, int64(i), now), day.Add(key, int64(i)); got != want {
+			t.Fatalf("step %d: daily AddAt %d, Add %d", i, got, want)
+		}
+		clk.Advance(time.Duration(i%7) * 700 * time.Millisecond)
+		now = clk.Now()
+		if got, want := slideAt.SumAt(key, now), slide.Sum(key); got != want {
+			t.Fatalf("step %d: sliding SumAt %d, Sum %d", i, got, want)
+		}
+		if got, want := dayAt.SumAt(key, now), day.Sum(key); got != want {
+			t.Fatalf("step %d: daily SumAt %d, Sum %d", i, got, want)
+		}
+	}
+}
