@@ -8,6 +8,7 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/agentpay/agentpay/ledger"
 	"github.com/agentpay/agentpay/protocol"
@@ -216,5 +217,23 @@ func TestLimitAccountsKept(t *testing.T) {
 	week, _ := m.periodAccount(protocol.PeriodWeek, base)
 	if day == week {
 		t.Fatal("the day's and the week's accounts are one")
+	}
+}
+
+// TestPayeeKey: a wallet and payee's key is the walletPayee key, the one
+// seenPayees holds once the wallet paid the payee.
+func TestPayeeKey(t *testing.T) {
+	s := &Service{}
+	key, seen := s.payeeKey("wlt_a", "mch_b")
+	if seen || key != walletPayee("wlt_a", "mch_b") {
+		t.Fatalf("before a payment: %q, seen %v", key, seen)
+	}
+	s.seePayee(key)
+	again, seen := s.payeeKey("wlt_a", "mch_b")
+	if !seen || again != key || unsafe.StringData(again) != unsafe.StringData(key) {
+		t.Fatalf("after a payment: %q, seen %v, the key held: %v", again, seen, unsafe.StringData(again) == unsafe.StringData(key))
+	}
+	if other, seen := s.payeeKey("wlt_a", "mch_c"); seen || other != walletPayee("wlt_a", "mch_c") {
+		t.Fatalf("another payee: %q, seen %v", other, seen)
 	}
 }

@@ -705,13 +705,14 @@ func (s *Service) assess(agent *Agent, w *Wallet, m *Mandate, payee string, amou
 	if category == "" {
 		category = s.merchantCategory(payee)
 	}
+	at := s.now() // the counters' clock, read once for the four
 	f := &risk.Features{
 		Amount: amount, Currency: w.Currency, MandateID: m.ID, HourUTC: now.UTC().Hour(), Metadata: req.Metadata,
 		MerchantID: payee, MerchantCategory: category, IsNewMerchant: !seen,
-		MerchantAmountToday: s.merchantDay.Sum(key),
-		AgentID:             agent.ID, AgentPaymentsLastMinute: s.perMinute.Sum(agent.ID),
-		AgentAmountLastHour: s.perHour.Sum(agent.ID),
-		WalletID:            w.ID, WalletAmountToday: s.walletDay.Sum(w.ID),
+		MerchantAmountToday: s.merchantDay.SumAt(key, at),
+		AgentID:             agent.ID, AgentPaymentsLastMinute: s.perMinute.SumAt(agent.ID, at),
+		AgentAmountLastHour: s.perHour.SumAt(agent.ID, at),
+		WalletID:            w.ID, WalletAmountToday: s.walletDay.SumAt(w.ID, at),
 	}
 	for _, con := range m.open.Claims.Constraints {
 		if pc, ok := con.(*protocol.PriceConditionConstraint); ok {
@@ -738,11 +739,12 @@ func walletPayeeLookup(buf *[128]byte, wallet, payee string) string {
 
 // recordUse updates the velocity counters after a committed payment.
 func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now time.Time) {
-	s.perMinute.Add(agent.ID, 1)
-	s.perHour.Add(agent.ID, p.Amount)
-	key := walletPayee(w.ID, p.Payee)
-	s.merchantDay.Add(key, p.Amount)
-	s.walletDay.Add(w.ID, p.Amount)
+	at := s.now() // the counters' clock, read once for the four
+	s.perMinute.AddAt(agent.ID, 1, at)
+	s.perHour.AddAt(agent.ID, p.Amount, at)
+	key, seen := s.payeeKey(w.ID, p.Payee)
+	s.merchantDay.AddAt(key, p.Amount, at)
+	s.walletDay.AddAt(w.ID, p.Amount, at)
 	for _, l := range p.Legs {
 		switch l.Name {
 		case "payment":
@@ -752,7 +754,9 @@ func (s *Service) recordUse(agent *Agent, w *Wallet, m *Mandate, p *Payment, now
 			s.addUsed(l.Account, p.Amount)
 		}
 	}
-	s.seePayee(key)
+	if !seen {
+		s.seenPayees.Store(key, key)
+	}
 	for {
 		last := m.lastUse.Load()
 		if now.UnixNano() <= last || m.lastUse.CompareAndSwap(last, now.UnixNano()) {
@@ -996,8 +1000,19 @@ func (s *Service) applyPayment(d ledger.Doc) error {
 // which costs more than the lookup.
 func (s *Service) seePayee(key string) {
 	if _, seen := s.seenPayees.Load(key); !seen {
-		s.seenPayees.Store(key, struct{}{})
+		s.seenPayees.Store(key, key)
 	}
+}
+
+// payeeKey returns the walletPayee key of wallet and payee, and whether
+// the wallet paid the payee before: the key seenPayees holds then (no
+// allocation), else a new one.
+func (s *Service) payeeKey(wallet, payee string) (string, bool) {
+	var buf [128]byte
+	if x, ok := s.seenPayees.Load(walletPayeeLookup(&buf, wallet, payee)); ok {
+		return x.(string), true
+	}
+	return walletPayee(wallet, payee), false
 }
 
 // Payment returns a payment with its status now (a held payment whose

@@ -170,7 +170,7 @@ type Service struct {
 	perHour       *risk.SlidingCounter            // amount per agent in the last hour
 	merchantDay   *risk.DailyCounter              // amount per wallet and payee today
 	walletDay     *risk.DailyCounter              // amount per wallet today
-	seenPayees    sync.Map                        // wallet id + payee -> struct{}
+	seenPayees    sync.Map                        // walletPayee key -> the same key
 
 	acts actState // merchant keys and open checkout mandates (merchants.go)
 }
