@@ -112,3 +112,54 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 	reportActMicros(b)
 }
+
+// BenchmarkClosedPaymentMandate is what every wallet payment does with
+// its closed payment mandate: Parse alone, and Parse with
+// VerifyParsedClosedPaymentMandate against the verified open mandate
+// (human not present), serially and from parallel callers (whose
+// signatures are verified in batches).
+func BenchmarkClosedPaymentMandate(b *testing.B) {
+	w := newWorld(b)
+	vc := w.vc(platformID)
+	oc := w.sign(w.user, w.openCheckout())
+	co := w.sign(w.merchant, w.checkout())
+	opRaw := w.sign(w.user, w.openPayment(HashJWS(oc)))
+	op, err := VerifyOpenPaymentMandate(actCtx, vc, opRaw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pm := w.sign(w.agent, w.closedPayment(co, usd(8220), HashJWS(opRaw)))
+	verify := func() {
+		if _, err := VerifyParsedClosedPaymentMandate(actCtx, vc, Parse[ClosedPaymentMandate](pm), op); err != nil {
+			b.Fatal(err)
+		}
+	}
+	verify() // the agent's key is expanded after its first uses
+	verify()
+	b.Run("Parse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := Parse[ClosedPaymentMandate](pm).Unverified(); !ok {
+				b.Fatal("not parsed")
+			}
+		}
+		reportActMicros(b)
+	})
+	b.Run("ParseVerify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			verify()
+		}
+		reportActMicros(b)
+	})
+	b.Run("ParseVerifyParallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetParallelism(64)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				verify()
+			}
+		})
+		reportActMicros(b)
+	})
+}
