@@ -145,6 +145,24 @@ func BenchmarkClosedPaymentMandate(b *testing.B) {
 		}
 		reportActMicros(b)
 	})
+	b.Run("Decode", func(b *testing.B) {
+		cj, err := parseCompact(pm)
+		if err != nil {
+			b.Fatal(err)
+		}
+		payload, err := jwsB64.DecodeString(string(cj.payloadB64))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			var m ClosedPaymentMandate
+			if err := decodeStrict(payload, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportActMicros(b)
+	})
 	b.Run("ParseVerify", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"unsafe"
 )
 
@@ -84,39 +85,41 @@ func (s *Scanner) Raw() ([]byte, bool) {
 	if s.peek() != '"' {
 		return nil, false
 	}
-	n := bytes.IndexByte(s.b[s.i+1:], '"')
-	if n < 0 {
+	start := s.i + 1
+	n, ok := plainString(s.b[start:])
+	if !ok {
 		return nil, false
 	}
-	v := s.b[s.i+1 : s.i+1+n]
-	if !unescaped(v) {
-		return nil, false
-	}
-	s.i += n + 2
-	return v, true
+	s.i = start + n + 1
+	return s.b[start : start+n], true
 }
 
-// unescaped reports whether v has no backslash and no control character,
-// eight bytes at a time: a word whose test flags a byte (exactly, but
-// for bytes after a flagged one) is looked at byte by byte.
-func unescaped(v []byte) bool {
+// plainString returns the length of b's leading bytes before a quote,
+// and whether there is a quote with no backslash and no control
+// character before it. It looks at eight bytes at a time: in a word,
+// (w - ones) &^ w has the high bit set of w's lowest zero byte (exactly;
+// bytes after it may be flagged too), so the lowest byte flagged as a
+// quote, a backslash or below 0x20 is the first such byte.
+func plainString(b []byte) (int, bool) {
 	const ones, high = 0x0101010101010101, 0x8080808080808080
 	i := 0
-	for ; i+8 <= len(v); i += 8 {
-		x := binary.LittleEndian.Uint64(v[i:])
-		// (w - ones) &^ w has the high bit of w's zero bytes set; x -
-		// ones*0x20 flags the bytes below 0x20 the same way.
-		b := x ^ ones*'\\'
-		if ((x-ones*0x20)&^x|(b-ones)&^b)&high != 0 {
-			break
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, e := x^(ones*'"'), x^(ones*'\\')
+		if m := ((x-ones*0x20)&^x | (q-ones)&^q | (e-ones)&^e) & high; m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+			return i, b[i] == '"'
 		}
 	}
-	for ; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] == '\\' {
-			return false
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i, true
+		case c < 0x20 || c == '\\':
+			return 0, false
 		}
 	}
-	return true
+	return 0, false
 }
 
 // Str reads a string without escapes or control characters into dst.
@@ -229,17 +232,28 @@ func (s *Scanner) Object(member func(name []byte) bool) bool {
 	if s.Next('}') {
 		return true
 	}
+	// The names read so far, and a bit per name of (length, last byte):
+	// a name whose bit is not set yet repeats none.
 	var seen [MaxMembers][]byte
+	var bloom uint64
 	for n := 0; ; n++ {
 		name, ok := s.Raw()
 		if !ok || n == len(seen) {
 			return false
 		}
-		for _, k := range seen[:n] {
-			if bytes.Equal(k, name) {
-				return false
+		h := uint(len(name)) * 7
+		if len(name) > 0 {
+			h += uint(name[len(name)-1])
+		}
+		bit := uint64(1) << (h & 63)
+		if bloom&bit != 0 {
+			for _, k := range seen[:n] {
+				if bytes.Equal(k, name) {
+					return false
+				}
 			}
 		}
+		bloom |= bit
 		seen[n] = name
 		if !s.Next(':') || !member(name) {
 			return false

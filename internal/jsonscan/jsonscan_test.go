@@ -77,8 +77,14 @@ func TestObject(t *testing.T) {
 	if names, ok := read(`{"a":1,"b":[2],"c":{"a":1}}`); !ok || len(names) != 3 || names[2] != "c" {
 		t.Errorf("members %v, ok %v", names, ok)
 	}
-	if _, ok := read(`{"a":1,"b":2,"a":3}`); ok {
-		t.Error("a repeated member was taken")
+	for _, in := range []string{`{"a":1,"b":2,"a":3}`, `{"":1,"":2}`, `{"ab":1,"cb":2,"ab":3}`,
+		`{"x":1,"a":2,"b":3,"c":4,"d":5,"e":6,"f":7,"g":8,"h":9,"x":0}`} {
+		if _, ok := read(in); ok {
+			t.Errorf("a repeated member was taken: %s", in)
+		}
+	}
+	if names, ok := read(`{"ab":1,"cb":2,"":3,"b":4}`); !ok || len(names) != 4 {
+		t.Errorf("members of one length and last byte: %v, ok %v", names, ok)
 	}
 	many := []byte{'{'}
 	for i := range MaxMembers + 1 {
@@ -188,4 +194,37 @@ func TestStrShared(t *testing.T) {
 	if NewShared([]byte(`"a\nb"`)).Str(&shared) {
 		t.Fatal("a shared scanner took an escaped string")
 	}
+}
+
+// FuzzObject checks that Object gives up on an object whose member names
+// repeat and takes one whose plain names do not.
+func FuzzObject(f *testing.F) {
+	f.Add([]byte("a,b,a"))
+	f.Add([]byte(",,"))
+	f.Add([]byte("ab,cb,ab"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		names := bytes.Split(in, []byte(","))
+		if len(names) > MaxMembers {
+			return
+		}
+		obj := []byte{'{'}
+		seen, repeated := map[string]bool{}, false
+		for i, n := range names {
+			if bytes.ContainsAny(n, "\"\\") || bytes.ContainsFunc(n, func(r rune) bool { return r < 0x20 }) {
+				return
+			}
+			if i > 0 {
+				obj = append(obj, ',')
+			}
+			obj = append(append(append(obj, '"'), n...), `":0`...)
+			repeated = repeated || seen[string(n)]
+			seen[string(n)] = true
+		}
+		obj = append(obj, '}')
+		s := New(obj)
+		ok := s.Object(func([]byte) bool { return s.Skip() }) && s.End()
+		if ok == repeated {
+			t.Fatalf("%s: taken %v, repeated %v", obj, ok, repeated)
+		}
+	})
 }
