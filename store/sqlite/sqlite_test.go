@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/agentpay/agentpay/store/storetest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	sqlite3 "modernc.org/sqlite"
 )
 
 // openAt opens and migrates the store at path, closing it at cleanup.
@@ -163,6 +165,9 @@ func TestOpen(t *testing.T) {
 	}
 	if v, err := s.SchemaVersion(ctx); err != nil || v != 0 {
 		t.Errorf("SchemaVersion(unmigrated) = %d, %v; want 0", v, err)
+	}
+	if runtime.GOOS == "linux" && !sqlite3.FdatasyncEnabled() {
+		t.Error("an open store's commits sync with fsync, want fdatasync")
 	}
 	if err := s.CommitBatch(ctx, &ledger.Batch{Seq: 1}); err == nil {
 		t.Error("CommitBatch(unmigrated) succeeded, want an error")
