@@ -41,7 +41,7 @@ func BenchmarkPay(b *testing.B) {
 func benchmarkPay(b *testing.B, callers int) {
 	defer runtime.GOMAXPROCS(proc.UseServerProcs())
 	defer proc.UseServerGC()()
-	e := newEnv(b, withoutVelocity())
+	e := newServeEnv(b, withoutVelocity())
 	defer e.stop()
 	const agents = 8
 	type agentM struct {
@@ -181,7 +181,7 @@ func withoutVelocity() []risk.Rule {
 // before it read only the members it needs.
 func BenchmarkStart(b *testing.B) {
 	const payments = 20_000
-	e := newEnv(b, withoutVelocity())
+	e := newServeEnv(b, withoutVelocity())
 	a, k := e.agent("start")
 	m := e.mandate(k, a.ID, usd(1<<40), &protocol.BudgetConstraint{Currency: "USD", Scale: 2, Max: 1 << 40, Period: protocol.PeriodDay},
 		&protocol.AmountRangeConstraint{Currency: "USD", Scale: 2, Max: 1000})

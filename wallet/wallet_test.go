@@ -41,6 +41,8 @@ type env struct {
 	rules  []risk.Rule
 	// docsKept is wallet.Config.PaymentDocsKept (0: the default).
 	docsKept int
+	// prealloc opens the store with a preallocated WAL, as serve does.
+	prealloc bool
 
 	user    *wallet.User
 	userKey *protocol.Ed25519PrivateKey
@@ -57,8 +59,22 @@ func newEnv(t testing.TB, rules []risk.Rule) *env {
 // in memory.
 func newEnvDocs(t testing.TB, rules []risk.Rule, docsKept int) *env {
 	t.Helper()
-	e := &env{t: t, path: filepath.Join(t.TempDir(), "wallet.db"), rules: rules, docsKept: docsKept,
-		clock: sim.NewClock(time.Date(2026, 11, 29, 23, 50, 0, 0, time.UTC))}
+	return newEnvWith(t, &env{rules: rules, docsKept: docsKept})
+}
+
+// newServeEnv is newEnv with the store opened as serve opens it (a
+// preallocated WAL), for benchmarks.
+func newServeEnv(t testing.TB, rules []risk.Rule) *env {
+	t.Helper()
+	return newEnvWith(t, &env{rules: rules, prealloc: true})
+}
+
+// newEnvWith starts e (its rules, docsKept and prealloc set) and makes
+// its user and funded wallet.
+func newEnvWith(t testing.TB, e *env) *env {
+	t.Helper()
+	e.t, e.path = t, filepath.Join(t.TempDir(), "wallet.db")
+	e.clock = sim.NewClock(time.Date(2026, 11, 29, 23, 50, 0, 0, time.UTC))
 	e.start()
 	if _, err := e.engine.CreateAssets(bg, []ledger.Asset{{Ledger: 1, Code: "USD", Scale: 2}}, nil); err != nil {
 		t.Fatal(err)
@@ -83,7 +99,7 @@ func (e *env) start() {
 	t := e.t
 	t.Helper()
 	var err error
-	if e.st, err = sqlite.Open(bg, e.path, sqlite.Options{}); err != nil {
+	if e.st, err = sqlite.Open(bg, e.path, sqlite.Options{PreallocateWAL: e.prealloc}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.Migrate(bg); err != nil {

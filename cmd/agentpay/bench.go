@@ -109,7 +109,7 @@ The server is started in-process on a temporary data directory unless
 
 func benchEngine(ctx context.Context, cmd *cobra.Command, dir string, transfers, baseline, accounts int) error {
 	out := cmd.OutOrStdout()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "engine.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "engine.db"), sqlite.Options{PreallocateWAL: true})
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func benchHTTP(ctx context.Context, cmd *cobra.Command, cf *clientFlags, dir str
 	url, key := cf.url, cf.apiKey
 	stats := func() ledger.Stats { return ledger.Stats{} }
 	if !remote {
-		n, err := startNode(ctx, nodeConfig{DataDir: filepath.Join(dir, "node"), Addr: "127.0.0.1:0"})
+		n, err := startNode(ctx, nodeConfig{DataDir: filepath.Join(dir, "node"), Addr: "127.0.0.1:0", PreallocateWAL: true})
 		if err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func benchWallet(ctx context.Context, cmd *cobra.Command, dir string, agents, co
 		}
 	}
 	const platform = "agentpay.bench"
-	n, err := startNode(ctx, nodeConfig{DataDir: filepath.Join(dir, "wallet"), Addr: "127.0.0.1:0", PlatformID: platform, WalletRules: rules})
+	n, err := startNode(ctx, nodeConfig{DataDir: filepath.Join(dir, "wallet"), Addr: "127.0.0.1:0", PlatformID: platform, WalletRules: rules, PreallocateWAL: true})
 	if err != nil {
 		return err
 	}

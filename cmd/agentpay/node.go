@@ -55,6 +55,9 @@ type nodeConfig struct {
 	// WalletRules replaces the wallet's platform risk rules when not nil
 	// (bench drops the per-agent velocity rule).
 	WalletRules []risk.Rule
+	// PreallocateWAL is sqlite.Options.PreallocateWAL: serve and bench
+	// set it; the nodes tests start do not write 64 MiB each.
+	PreallocateWAL bool
 }
 
 // node is one running AgentPay process: store, engine, API and listener.
@@ -99,7 +102,7 @@ func startNode(ctx context.Context, cfg nodeConfig) (*node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile), sqlite.Options{PreallocateWAL: cfg.PreallocateWAL})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -30,6 +30,7 @@ in flight and exits.`,
 			proc.UseServerProcs()
 			proc.UseServerGC()
 			cfg.Logger = logger
+			cfg.PreallocateWAL = true
 			ctx := cmd.Context()
 			n, err := startNode(ctx, cfg)
 			if err != nil {

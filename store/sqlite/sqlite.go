@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -102,6 +103,20 @@ type Options struct {
 	// that the writer uses at most 8 MiB (see smallCacheSizeKiB). Each
 	// reader has 16 MiB.
 	CacheSizeKiB int
+	// PreallocateWAL has Migrate extend the WAL file with zeros to
+	// walPreallocBytes (the size journal_size_limit keeps it at) when it is
+	// smaller, so that commits overwrite blocks the file already has
+	// instead of growing it: an fdatasync of a file whose size did not
+	// change writes the data alone, without a commit of the file system's
+	// journal for the new size and blocks (on ext4, 15% less CPU for a
+	// small batch's commit). A long-running server reaches that state once
+	// its WAL has been rewound; preallocation starts it there. It costs a
+	// write of 64 MiB at each start (SQLite deletes the WAL when the store
+	// closes) and that much disk, so serve sets it and tests do not. Zeros
+	// after the WAL's last frame are not frames (a frame's salt must match
+	// the header's), so a WAL left by a crash is recovered as it would be
+	// without them.
+	PreallocateWAL bool
 }
 
 // Store is a store.Store on one SQLite file. It is safe for concurrent use;
@@ -121,6 +136,8 @@ type Store struct {
 	rstmts      sync.Map     // query -> *sql.Stmt on rdb, see rstmt
 	ckpt        *checkpointer
 	busyTimeout time.Duration
+	// preallocateWAL is Options.PreallocateWAL.
+	preallocateWAL bool
 
 	// The writer's page cache, see smallCacheSizeKiB; guarded by wmu.
 	cacheKiB     int    // configured (Options.CacheSizeKiB)
@@ -160,7 +177,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	wq.Add("_pragma", "journal_mode(WAL)")
 	wq.Add("_pragma", "synchronous(FULL)")
 	wq.Add("_pragma", "wal_autocheckpoint(0)") // see checkpointer
-	wq.Add("_pragma", "journal_size_limit(67108864)")
+	wq.Add("_pragma", "journal_size_limit("+strconv.Itoa(walPreallocBytes)+")")
 	wq.Add("_pragma", "foreign_keys(OFF)")
 	wq.Add("_pragma", "temp_store(MEMORY)")
 	wq.Add("_pragma", "cache_size(-"+strconv.Itoa(min(opts.CacheSizeKiB, smallCacheSizeKiB))+")")
@@ -222,7 +239,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	cdb.SetConnMaxIdleTime(0)
 
 	s := &Store{path: path, rdb: rdb, wdb: wdb, wconn: wconn, ckpt: startCheckpointer(cdb),
-		av: newAccountView(), busyTimeout: opts.BusyTimeout, cacheKiB: opts.CacheSizeKiB,
+		av: newAccountView(), busyTimeout: opts.BusyTimeout, preallocateWAL: opts.PreallocateWAL, cacheKiB: opts.CacheSizeKiB,
 		cacheFull: opts.CacheSizeKiB <= smallCacheSizeKiB}
 	s.wmu.Lock()
 	s.sizeCacheLocked(ctx)
@@ -366,6 +383,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("sqlite: migrate: %s: %w", m.name, err)
 		}
 	}
+	// Now the database has pages (SQLite deletes the WAL of an empty
+	// one) and no transaction is open: nothing writes the WAL meanwhile.
+	if s.preallocateWAL {
+		if err := preallocateWAL(s.path+"-wal", walPreallocBytes); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -437,4 +461,39 @@ func conflict(err error) error {
 		return fmt.Errorf("%w: %w", store.ErrConflict, err)
 	}
 	return err
+}
+
+// walPreallocBytes is the size Options.PreallocateWAL gives the WAL file:
+// journal_size_limit, the size a rewound WAL is truncated to.
+const walPreallocBytes = 64 << 20
+
+// preallocateWAL extends the WAL file at path with zeros up to size bytes
+// and syncs it. A WAL already that large is left as it is; so are its
+// frames, whatever they hold. The caller holds the writer, outside a
+// transaction.
+func preallocateWAL(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	if st.Size() >= size {
+		return nil
+	}
+	zeros := make([]byte, 1<<20)
+	for off := st.Size(); off < size; {
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
+			return fmt.Errorf("preallocate WAL: %w", err)
+		}
+		off += n
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("preallocate WAL: %w", err)
+	}
+	return f.Close()
 }
