@@ -41,6 +41,8 @@ func BenchmarkPay(b *testing.B) {
 func benchmarkPay(b *testing.B, callers int) {
 	defer runtime.GOMAXPROCS(proc.UseServerProcs())
 	defer proc.UseServerGC()()
+	restoreSched, _ := proc.UseBatchScheduling() // as serve runs
+	defer restoreSched()
 	e := newServeEnv(b, withoutVelocity())
 	defer e.stop()
 	const agents = 8

@@ -66,6 +66,9 @@ The server is started in-process on a temporary data directory unless
 			if !remote {
 				proc.UseServerProcs() // as serve runs
 				proc.UseServerGC()
+				if proc.BatchSchedulingFromEnv() {
+					proc.UseBatchScheduling()
+				}
 			}
 			fmt.Fprintf(out, "agentpay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n\n",
 				runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))

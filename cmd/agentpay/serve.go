@@ -17,6 +17,7 @@ import (
 func newServeCommand() *cobra.Command {
 	var cfg nodeConfig
 	var shutdownTimeout time.Duration
+	var schedBatch bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the AgentPay server on the embedded store",
@@ -29,6 +30,10 @@ in flight and exits.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			proc.UseServerProcs()
 			proc.UseServerGC()
+			batch := false
+			if schedBatch {
+				_, batch = proc.UseBatchScheduling()
+			}
 			cfg.Logger = logger
 			cfg.PreallocateWAL = true
 			ctx := cmd.Context()
@@ -46,7 +51,7 @@ in flight and exits.`,
 				fmt.Fprintf(out, "Try next: agentpay demo --url %s, or curl %s/healthz\n", n.URL(), n.URL())
 			}
 			logger.Info("serving", "url", n.URL(), "data_dir", dir, "gomaxprocs", runtime.GOMAXPROCS(0),
-				"gogc", proc.GCPercent(), "gomemlimit", debug.SetMemoryLimit(-1))
+				"gogc", proc.GCPercent(), "gomemlimit", debug.SetMemoryLimit(-1), "sched_batch", batch)
 			select {
 			case <-ctx.Done():
 			case err := <-n.served:
@@ -80,5 +85,7 @@ in flight and exits.`,
 		"how many payments' docs (about 2.7 KB each) the AI Wallet keeps in memory, the most recently made or changed; the others are read from the store when asked for (-1: all)")
 	cmd.Flags().DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long a graceful shutdown may take")
+	cmd.Flags().BoolVar(&schedBatch, "sched-batch", proc.BatchSchedulingFromEnv(),
+		"run the server's threads in the kernel's SCHED_BATCH class (Linux): its threads' wakeups do not preempt one another (env AGENTPAY_SCHED_BATCH=0 to turn off)")
 	return cmd
 }
