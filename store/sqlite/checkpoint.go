@@ -22,8 +22,11 @@ const (
 	// alone never rewind a WAL that keeps growing under back-to-back
 	// commits, and a RESTART from another connection rarely finds the
 	// writer lock free between them. Right after a PASSIVE, the RESTART has
-	// only a few batches' frames left to copy.
-	walFramesRestart = 16384
+	// only a few batches' frames left to copy. It is under the frames a
+	// preallocated WAL holds (walPreallocBytes / 4120), with room for the
+	// frames written between two checkpoints, so that a WAL that starts
+	// preallocated is rewound before it grows.
+	walFramesRestart = 12288
 	// checkpointBusyTimeout bounds how long a checkpoint waits for a lock
 	// (a RESTART waits for readers of older snapshots); one that times out
 	// is retried later.

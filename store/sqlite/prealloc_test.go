@@ -14,6 +14,11 @@ import (
 // it, and reopens with what it committed.
 func TestPreallocateWAL(t *testing.T) {
 	t.Parallel()
+	// The restart threshold leaves room in a preallocated WAL for the
+	// frames written between two checkpoints (a quarter of it).
+	if frames := walPreallocBytes / (4096 + 24); walFramesRestart > frames*3/4 {
+		t.Errorf("walFramesRestart %d: more than three quarters of the %d frames a preallocated WAL holds", walFramesRestart, frames)
+	}
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pre.db")
 	s, err := Open(ctx, path, Options{PreallocateWAL: true})
