@@ -56,7 +56,7 @@ type nodeConfig struct {
 	// (bench drops the per-agent velocity rule).
 	WalletRules []risk.Rule
 	// PreallocateWAL is sqlite.Options.PreallocateWAL: serve and bench
-	// set it; the nodes tests start do not write 64 MiB each.
+	// set it; the nodes tests start do not write 128 MiB each.
 	PreallocateWAL bool
 }
 

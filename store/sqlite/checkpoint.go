@@ -26,7 +26,7 @@ const (
 	// preallocated WAL holds (walPreallocBytes / 4120), with room for the
 	// frames written between two checkpoints, so that a WAL that starts
 	// preallocated is rewound before it grows.
-	walFramesRestart = 12000
+	walFramesRestart = 24000
 	// checkpointBusyTimeout bounds how long a checkpoint waits for a lock
 	// (a RESTART waits for readers of older snapshots); one that times out
 	// is retried later.
