@@ -39,18 +39,7 @@ func TestPreallocateWAL(t *testing.T) {
 	if got := walSize(); got != walPreallocBytes {
 		t.Fatalf("WAL of %d bytes after Migrate, want %d", got, walPreallocBytes)
 	}
-	l := newBenchLoadSize(50, false, 64)
-	if err := s.CommitBatch(ctx, l.first()); err != nil {
-		t.Fatal(err)
-	}
-	var last ledger.Batch
-	for range 20 {
-		b := l.nextBatch()
-		if err := s.CommitBatch(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-		last = *b
-	}
+	l, last := commitSmallBatches(t, s, 20)
 	if got := walSize(); got != walPreallocBytes {
 		t.Fatalf("WAL of %d bytes after 20 small batches, want %d (overwritten, not grown)", got, walPreallocBytes)
 	}
@@ -106,18 +95,7 @@ func TestPreallocateWALRecoversFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	l := newBenchLoadSize(50, false, 64)
-	if err := s.CommitBatch(ctx, l.first()); err != nil {
-		t.Fatal(err)
-	}
-	var last ledger.Batch
-	for range 10 {
-		b := l.nextBatch()
-		if err := s.CommitBatch(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-		last = *b
-	}
+	l, last := commitSmallBatches(t, s, 10)
 	want := accountsOf(t, s, l.accounts)
 	// The copy: the schema-only database file and the live WAL, which
 	// holds every batch (a WAL is rewound only past walFramesRestart).
@@ -167,6 +145,26 @@ func TestPreallocateWALRecoversFrames(t *testing.T) {
 	if got := accountsOf(t, c, l.accounts); !equalAccounts(got, want) {
 		t.Errorf("accounts after a commit into the recovered WAL and a reopen differ")
 	}
+}
+
+// commitSmallBatches commits a benchLoad's first batch (its accounts)
+// and n batches of 64 transfers to s, and returns the load and its last
+// batch.
+func commitSmallBatches(t *testing.T, s *Store, n int) (*benchLoad, ledger.Batch) {
+	t.Helper()
+	l := newBenchLoadSize(50, false, 64)
+	if err := s.CommitBatch(context.Background(), l.first()); err != nil {
+		t.Fatal(err)
+	}
+	var last ledger.Batch
+	for range n {
+		b := l.nextBatch()
+		if err := s.CommitBatch(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		last = *b
+	}
+	return l, last
 }
 
 func copyFile(t *testing.T, from, to string) {
