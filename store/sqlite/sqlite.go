@@ -2,7 +2,8 @@
 // file through modernc.org/sqlite (pure Go, no cgo).
 //
 // The database runs in WAL mode with synchronous=FULL, so a commit is
-// durable (its WAL frames synced with fdatasync) when CommitBatch returns. The Store holds one writer
+// durable (its WAL frames synced with fdatasync) when CommitBatch
+// returns. The Store holds one writer
 // connection, used by CommitBatch, Migrate, the API-key methods and
 // DeleteOutcomesBefore (serialized by a mutex), and a pool of read-only
 // connections for every query; WAL lets readers run while the writer
@@ -482,24 +483,30 @@ func preallocateWAL(path string, size int64) error {
 	if err != nil {
 		return fmt.Errorf("preallocate WAL: %w", err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	err = extendWithZeros(f, size)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return fmt.Errorf("preallocate WAL: %w", err)
 	}
-	if st.Size() >= size {
-		return nil
+	return nil
+}
+
+// extendWithZeros writes zeros to f from its end up to size bytes, if it
+// is shorter, and syncs it.
+func extendWithZeros(f *os.File, size int64) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() >= size {
+		return err
 	}
 	zeros := make([]byte, 1<<20)
 	for off := st.Size(); off < size; {
 		n := min(int64(len(zeros)), size-off)
 		if _, err := f.WriteAt(zeros[:n], off); err != nil {
-			return fmt.Errorf("preallocate WAL: %w", err)
+			return err
 		}
 		off += n
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("preallocate WAL: %w", err)
-	}
-	return f.Close()
+	return f.Sync()
 }
